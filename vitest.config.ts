@@ -1,4 +1,12 @@
+import { execFileSync } from 'node:child_process';
 import { defineConfig } from 'vitest/config';
+
+// mediasoup reads MEDIASOUP_WORKER_BIN when it is imported; the set-up script keeps the worker
+// outside node_modules (cached by version and patch) and prints its path, instantly once built.
+process.env.MEDIASOUP_WORKER_BIN ??= execFileSync('scripts/mediasoup-worker.sh', {
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+}).trim();
 
 // One run over every workspace package, so the coverage summary covers the whole system.
 export default defineConfig({

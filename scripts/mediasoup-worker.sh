@@ -4,15 +4,17 @@
 # Order: a cached binary; mediasoup's prebuilt release download (machines with internet); else a
 # build from the npm tarball's C++ sources against Debian 12's libraries (offline machines). The
 # binary is cached outside the repository, keyed by mediasoup version and by the hash of everything
-# that shapes the build (patch, subproject shims, this script), so `pnpm install`/`git clean` never
-# cost a rebuild and a changed patch never reuses a stale binary.
+# that shapes the build (patch, subproject shims, RECIPE), so `pnpm install`/`git clean` never cost a
+# rebuild and a changed patch never reuses a stale binary.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 exec 3>&1 1>&2 # keep stdout for the path alone
 
 HERE="$TRELLIS_ROOT/scripts/mediasoup"
 VERSION=$MEDIASOUP_PKG_VERSION
-KEY=$(cat "${BASH_SOURCE[0]}" "$HERE/debian12-system-libs.patch" $(find "$HERE/shims" -type f | sort) \
+# Bump RECIPE when a change to the build steps below changes the binary.
+RECIPE="release ndebug no-liburing v1"
+KEY=$( (echo "$RECIPE"; cat "$HERE/debian12-system-libs.patch"; find "$HERE/shims" -type f | sort | xargs cat) \
   | sha256sum | cut -c1-12)
 CACHE_DIR="$TRELLIS_CACHE/mediasoup-worker"
 BUILT="$CACHE_DIR/$VERSION-debian12-$KEY/mediasoup-worker"
@@ -94,7 +96,7 @@ build_from_source() {
   set +e
   ninja -C "$out" -j"$(nproc)" mediasoup-worker 2>&1 | tee -a "$log" \
     | awk -v t0="$started" '/^\[[0-9]+\/[0-9]+\]/ {
-        split(substr($1, 2), p, "/"); pct = int(100 * p[1] / p[2]);
+        gsub(/[][]/, "", $1); split($1, p, "/"); pct = int(100 * p[1] / p[2]);
         if (pct >= next_pct) { printf "    %3d%%  %s/%s objects\n", pct, p[1], p[2]; fflush(); next_pct = pct + 10 } }'
   local rc=${PIPESTATUS[0]}
   set -e

@@ -1,0 +1,4 @@
+export * from './bus/node';
+export * from './catalog';
+export * from './envelope';
+export * from './errors';
