@@ -1,0 +1,7 @@
+export * from './media/index';
+export * from './process';
+export * from './services/containers';
+export * from './services/findBinary';
+export * from './services/postgres';
+export * from './services/redis';
+export * from './waitFor';

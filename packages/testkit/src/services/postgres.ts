@@ -1,0 +1,154 @@
+import { execFileSync } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import getPort from 'get-port';
+import pg from 'pg';
+import { type ManagedProcess, spawnProcess } from '../process';
+import { waitFor } from '../waitFor';
+import { dockerEngineAvailable } from './containers';
+import { findPostgresBin } from './findBinary';
+
+export interface PostgresServer {
+  /** URL of the server's default `postgres` database. */
+  readonly url: string;
+  readonly origin: 'env' | 'container' | 'local';
+  /** Creates an empty database and returns its URL: one per test file keeps tests independent. */
+  createDatabase(name: string): Promise<string>;
+  /** Stops the server but keeps its data, so `start()` brings the same database back. */
+  pause(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface PostgresOptions {
+  /** A server of the test's own even when DATABASE_URL is set; needed by tests that stop it. */
+  dedicated?: boolean;
+}
+
+export async function startPostgres(opts: PostgresOptions = {}): Promise<PostgresServer> {
+  const envUrl = process.env.DATABASE_URL;
+  if (envUrl && !opts.dedicated) return fromEnv(envUrl);
+  if (!opts.dedicated && (await dockerEngineAvailable())) return startContainer();
+  return startLocal();
+}
+
+async function createDatabase(serverUrl: string, name: string): Promise<string> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`invalid database name ${name}`);
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+function fromEnv(url: string): PostgresServer {
+  const unsupported = async () => {
+    throw new Error('a PostgreSQL given by DATABASE_URL cannot be stopped; use { dedicated: true }');
+  };
+  return {
+    url,
+    origin: 'env',
+    createDatabase: (name) => createDatabase(url, name),
+    pause: unsupported,
+    start: unsupported,
+    stop: async () => {},
+  };
+}
+
+async function startContainer(): Promise<PostgresServer> {
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const container = await new GenericContainer('postgres:15-alpine')
+    .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: 'trust' })
+    .withExposedPorts(5432)
+    .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
+    .start();
+  const url = `postgresql://postgres@${container.getHost()}:${container.getMappedPort(5432)}/postgres`;
+  return {
+    url,
+    origin: 'container',
+    createDatabase: (name) => createDatabase(url, name),
+    pause: async () => {
+      await container.exec(['pg_ctl', 'stop', '-D', '/var/lib/postgresql/data', '-m', 'fast']);
+    },
+    start: async () => {
+      await container.restart();
+    },
+    stop: async () => {
+      await container.stop();
+    },
+  };
+}
+
+async function startLocal(): Promise<PostgresServer> {
+  const bin = findPostgresBin();
+  const host = '127.0.0.1';
+  const port = await getPort({ host });
+  const root = mkdtempSync(join(tmpdir(), 'trellis-pg-'));
+  const data = join(root, 'data');
+  const sockets = join(root, 'sock');
+  mkdirSync(sockets);
+  // PostgreSQL refuses to run as root; on CI (root) it runs as the postgres user, spawned with
+  // that uid directly (not through runuser) so killing the child kills the server itself.
+  const user = process.getuid?.() === 0 ? postgresUser() : {};
+  if (user.uid !== undefined && user.gid !== undefined) {
+    chownSync(root, user.uid, user.gid);
+    chownSync(sockets, user.uid, user.gid);
+  }
+  execFileSync(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync'], {
+    stdio: 'pipe',
+    ...user,
+  });
+
+  const url = `postgresql://postgres@${host}:${port}/postgres`;
+  let proc: ManagedProcess | undefined;
+  const start = async () => {
+    if (proc?.running) return;
+    proc = spawnProcess(join(bin, 'postgres'), [
+      '-D', data, '-p', String(port), '-k', sockets,
+      '-c', `listen_addresses=${host}`, '-c', 'fsync=off', '-c', 'synchronous_commit=off',
+      '-c', 'full_page_writes=off', '-c', 'max_connections=200',
+    ], { name: `postgres:${port}`, ...user });
+    const current = proc;
+    await waitFor(
+      async () => {
+        if (!current.running) throw new Error(`postgres exited:\n${current.output}`);
+        const client = new pg.Client({ connectionString: url });
+        try {
+          await client.connect();
+          return true;
+        } finally {
+          await client.end().catch(() => {});
+        }
+      },
+      { timeoutMs: 30_000, intervalMs: 100, what: `postgres on ${port}` },
+    );
+  };
+  await start();
+
+  return {
+    url,
+    origin: 'local',
+    createDatabase: (name) => createDatabase(url, name),
+    pause: async () => {
+      // SIGINT = "fast" shutdown: clients are disconnected, data is kept.
+      await proc?.stop('SIGINT');
+    },
+    start,
+    stop: async () => {
+      await proc?.stop('SIGINT');
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+function postgresUser(): { uid?: number; gid?: number } {
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
