@@ -1,4 +1,3 @@
-export * from './media/index';
 export * from './process';
 export * from './services/containers';
 export * from './services/findBinary';

@@ -1,0 +1,50 @@
+/**
+ * Redis key names of the bus. Braces are Redis Cluster hash tags: the keys one operation touches
+ * together (a command's dedup marker and cached reply) hash to one slot, and different targets and
+ * rooms spread over the cluster.
+ */
+export class BusKeys {
+  constructor(readonly prefix = 'trellis:') {}
+
+  commandStream(target: string): string {
+    return `${this.prefix}cmd:{${target}}`;
+  }
+
+  replyStream(clientId: string): string {
+    return `${this.prefix}reply:{${clientId}}`;
+  }
+
+  isReplyStream(key: string): boolean {
+    return key.startsWith(`${this.prefix}reply:{`) && key.endsWith('}');
+  }
+
+  commandSeen(commandId: string): string {
+    return `${this.prefix}cmd-seen:{${commandId}}`;
+  }
+
+  commandReply(commandId: string): string {
+    return `${this.prefix}cmd-reply:{${commandId}}`;
+  }
+
+  eventStream(subject: string): string {
+    return `${this.prefix}events:{${subject}}`;
+  }
+
+  /** The set of subjects that have an event stream, so a consumer that starts late finds them all. */
+  eventSubjects(): string {
+    return `${this.prefix}events:subjects`;
+  }
+
+  /** Pub/sub channel announcing a new subject stream, so consumers start reading it at once. */
+  eventSubjectsChannel(): string {
+    return `${this.prefix}events:new-subject`;
+  }
+
+  broadcastChannel(type: string): string {
+    return `${this.prefix}bc:${type}`;
+  }
+
+  deadLetters(): string {
+    return `${this.prefix}dead-letters`;
+  }
+}

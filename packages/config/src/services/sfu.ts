@@ -1,0 +1,129 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { type CommonConfig, commonEnv, metricsPortField, toCommonConfig } from '../common.js';
+import { envField, intField, parseIp, parseString, portField } from '../fields.js';
+import { type RedisConnectionConfig, redisEnv, toRedisConfig } from '../redis.js';
+
+const MAX_BITRATE = 100_000_000;
+
+export const sfuEnv = z.object({
+  ...commonEnv.shape,
+  ...redisEnv.shape,
+  METRICS_PORT: metricsPortField(9465),
+  SFU_RTC_LISTEN_IP: envField(parseIp, {
+    default: '127.0.0.1',
+    description: 'IP the WebRTC servers bind (0.0.0.0 needs SFU_RTC_ANNOUNCED_ADDRESS)',
+  }),
+  SFU_RTC_ANNOUNCED_ADDRESS: envField(parseString(1), {
+    description: 'Public IP or hostname put in ICE candidates, when it differs from the listen IP',
+  }),
+  SFU_RTC_PORT: portField({
+    default: 40000,
+    description: 'First RTC port; worker i listens UDP+TCP on SFU_RTC_PORT + i',
+  }),
+  SFU_WORKERS: intField({
+    min: 1,
+    max: 256,
+    default: () => availableParallelism(),
+    defaultLabel: 'number of CPUs',
+    description: 'mediasoup workers (one per core; each is a single-threaded process)',
+  }),
+  SFU_MAX_CONSUMERS_PER_WORKER: intField({
+    min: 1,
+    max: 100_000,
+    default: 500,
+    description: 'Consumers a worker takes before the node reports it full',
+  }),
+  SFU_MAX_INCOMING_BITRATE: intField({
+    min: 10_000,
+    max: MAX_BITRATE,
+    default: 1_500_000,
+    description: 'Per-transport cap on what a client may send, bits/s',
+  }),
+  SFU_INITIAL_OUTGOING_BITRATE: intField({
+    min: 10_000,
+    max: MAX_BITRATE,
+    default: 1_000_000,
+    description: 'Bandwidth estimate a new transport starts from, bits/s',
+  }),
+  SFU_DRAIN_TIMEOUT_MS: intField({
+    min: 0,
+    max: 3_600_000,
+    default: 30_000,
+    description: 'On SIGTERM, how long to wait for calls to move away before closing workers',
+  }),
+  SFU_HEARTBEAT_INTERVAL_MS: intField({
+    min: 100,
+    max: 60_000,
+    default: 2_000,
+    description: 'How often the node refreshes its registry entry and load report',
+  }),
+  SFU_HEARTBEAT_TTL_MS: intField({
+    min: 200,
+    max: 300_000,
+    default: 6_000,
+    description: 'Registry entry lifetime; a node silent this long is treated as dead',
+  }),
+});
+
+export interface SfuConfig extends CommonConfig {
+  redis: RedisConnectionConfig;
+  rtc: {
+    listenIp: string;
+    announcedAddress?: string;
+    basePort: number;
+    /** ports[i] belongs to worker i (UDP and TCP). */
+    ports: number[];
+  };
+  workers: number;
+  maxConsumersPerWorker: number;
+  maxIncomingBitrate: number;
+  initialOutgoingBitrate: number;
+  drainTimeoutMs: number;
+  heartbeat: { intervalMs: number; ttlMs: number };
+}
+
+export const sfuConfig = sfuEnv.transform((e, ctx): SfuConfig => {
+  const redis = toRedisConfig(e, ctx);
+  const lastPort = e.SFU_RTC_PORT + e.SFU_WORKERS - 1;
+  if (lastPort > 65535) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SFU_RTC_PORT'],
+      message: `${e.SFU_RTC_PORT} + ${e.SFU_WORKERS} workers runs past port 65535`,
+    });
+  }
+  if (e.SFU_HEARTBEAT_TTL_MS <= e.SFU_HEARTBEAT_INTERVAL_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SFU_HEARTBEAT_TTL_MS'],
+      message: `must be greater than SFU_HEARTBEAT_INTERVAL_MS (${e.SFU_HEARTBEAT_INTERVAL_MS}), or a live node expires between beats`,
+    });
+  }
+  // Clients cannot send to an unspecified address, so binding all interfaces needs an announced one.
+  const wildcard = e.SFU_RTC_LISTEN_IP === '0.0.0.0' || e.SFU_RTC_LISTEN_IP === '::';
+  if (wildcard && e.SFU_RTC_ANNOUNCED_ADDRESS === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SFU_RTC_ANNOUNCED_ADDRESS'],
+      message: `is required when SFU_RTC_LISTEN_IP is ${e.SFU_RTC_LISTEN_IP}`,
+    });
+  }
+  const rtc: SfuConfig['rtc'] = {
+    listenIp: e.SFU_RTC_LISTEN_IP,
+    basePort: e.SFU_RTC_PORT,
+    ports: Array.from({ length: e.SFU_WORKERS }, (_, i) => e.SFU_RTC_PORT + i),
+  };
+  if (e.SFU_RTC_ANNOUNCED_ADDRESS !== undefined) rtc.announcedAddress = e.SFU_RTC_ANNOUNCED_ADDRESS;
+  return {
+    ...toCommonConfig(e),
+    redis,
+    rtc,
+    workers: e.SFU_WORKERS,
+    maxConsumersPerWorker: e.SFU_MAX_CONSUMERS_PER_WORKER,
+    maxIncomingBitrate: e.SFU_MAX_INCOMING_BITRATE,
+    initialOutgoingBitrate: e.SFU_INITIAL_OUTGOING_BITRATE,
+    drainTimeoutMs: e.SFU_DRAIN_TIMEOUT_MS,
+    heartbeat: { intervalMs: e.SFU_HEARTBEAT_INTERVAL_MS, ttlMs: e.SFU_HEARTBEAT_TTL_MS },
+  };
+});
