@@ -51,8 +51,12 @@ export class RedisBus {
     this.#o = options;
     this.keys = new BusKeys(options.redis.keyPrefix);
     this.metrics = busMetrics(options.metrics);
-    this.#redis = createRedisConnection(options.redis, { name: `${options.nodeId}:bus`, autoPipelining: true });
-    this.#subscriber = duplicateConnection(this.#redis, `${options.nodeId}:bus-sub`);
+    this.#redis = createRedisConnection(options.redis, {
+      name: `${options.nodeId}:bus`,
+      autoPipelining: true,
+      logger: options.logger,
+    });
+    this.#subscriber = duplicateConnection(this.#redis, `${options.nodeId}:bus-sub`, options.logger);
     this.#deadLetters = new DeadLetterSink(this.#redis, this.keys, this.metrics, options.logger);
     const common = { redis: this.#redis, keys: this.keys, nodeId: options.nodeId, metrics: this.metrics };
     this.commands = new RedisCommandClient({
@@ -128,7 +132,7 @@ export class RedisBus {
   }
 
   #blockingConnection(purpose: string): RedisClient {
-    const connection = duplicateConnection(this.#redis, `${this.#o.nodeId}:${purpose}`);
+    const connection = duplicateConnection(this.#redis, `${this.#o.nodeId}:${purpose}`, this.#o.logger);
     this.#blocking.push(connection);
     return connection;
   }

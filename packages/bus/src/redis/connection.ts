@@ -1,5 +1,6 @@
 import type { RedisConnectionConfig } from '@trellis/config';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
 
 export type RedisClient = Redis | Cluster;
 
@@ -8,6 +9,8 @@ export interface ConnectionOptions {
   name: string;
   /** Batch concurrent commands into one round trip; off for connections that block (XREAD BLOCK). */
   autoPipelining?: boolean;
+  /** Connection errors are logged here (at most one line per connection per 5 s while it is down). */
+  logger?: Logger;
 }
 
 /**
@@ -19,6 +22,10 @@ export interface ConnectionOptions {
  * server we talk to: reconnect, which asks the sentinels for the new master, and re-send.
  */
 export function createRedisConnection(config: RedisConnectionConfig, opts: ConnectionOptions): RedisClient {
+  return watchErrors(connect(config, opts), opts.name, opts.logger);
+}
+
+function connect(config: RedisConnectionConfig, opts: ConnectionOptions): RedisClient {
   const common: RedisOptions = {
     connectionName: opts.name,
     maxRetriesPerRequest: null,
@@ -52,9 +59,26 @@ export function createRedisConnection(config: RedisConnectionConfig, opts: Conne
 }
 
 /** A second connection to the same Redis, for a consumer that blocks on reads. */
-export function duplicateConnection(client: RedisClient, name: string): RedisClient {
-  if (client instanceof Cluster) return client.duplicate(undefined, { redisOptions: { ...client.options.redisOptions, connectionName: name } });
-  return client.duplicate({ connectionName: name, enableAutoPipelining: false });
+export function duplicateConnection(client: RedisClient, name: string, logger?: Logger): RedisClient {
+  const copy =
+    client instanceof Cluster
+      ? client.duplicate(undefined, { redisOptions: { ...client.options.redisOptions, connectionName: name } })
+      : client.duplicate({ connectionName: name, enableAutoPipelining: false });
+  return watchErrors(copy, name, logger);
+}
+
+/**
+ * ioredis reports every failed reconnect attempt as an 'error' event; without a listener Node
+ * prints each one. The reconnect itself is automatic, so one log line now and then is enough.
+ */
+function watchErrors(client: RedisClient, name: string, logger: Logger | undefined): RedisClient {
+  let last = 0;
+  client.on('error', (error: Error) => {
+    if (Date.now() - last < 5000) return;
+    last = Date.now();
+    logger?.warn({ connection: name, err: error.message }, 'redis connection error; reconnecting');
+  });
+  return client;
 }
 
 export function isCluster(client: RedisClient): client is Cluster {
