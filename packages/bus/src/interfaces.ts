@@ -36,7 +36,7 @@ export type CommandHandler<C extends CommandDef> = (
 
 /** Serves the commands sent to one target. Several receivers of one target share its work. */
 export interface CommandReceiver {
-  handle<C extends CommandDef>(def: C, handler: CommandHandler<C>): this;
+  handle<C extends CommandDef>(def: C, handler: CommandHandler<NoInfer<C>>): this;
   start(): Promise<void>;
   /** Stops taking commands and waits for the ones in flight. */
   close(): Promise<void>;

@@ -21,7 +21,7 @@ describe('bus request/reply over Redis streams', () => {
         handled++;
         return { text, n, by: 'sfu-1' };
       })
-      .handle(NodePing, ({ echo }) => ({ nodeId: 'sfu-1', kind: 'sfu', state: 'serving', uptimeMs: 1, echo }))
+      .handle(NodePing, ({ echo }) => ({ nodeId: 'sfu-1', kind: 'sfu' as const, state: 'serving' as const, uptimeMs: 1, echo }))
       .handle(Fail, ({ kind }) => {
         if (kind === 'typed') throw new TrellisError('ROOM_NOT_FOUND', 'no such room', { roomId: 'r1' });
         if (kind === 'plain') throw new Error('boom');

@@ -87,7 +87,7 @@ export class RedisCommandServer implements CommandReceiver {
     options.redis.defineCommand('trellisClaimCommand', { numberOfKeys: 2, lua: CLAIM_SCRIPT });
   }
 
-  handle<C extends CommandDef>(def: C, handler: CommandHandler<C>): this {
+  handle<C extends CommandDef>(def: C, handler: CommandHandler<NoInfer<C>>): this {
     const key = `${def.type}@${def.version}`;
     if (this.#handlers.has(key)) throw new Error(`a handler for ${key} is already registered`);
     this.#catalog.add(def);

@@ -61,6 +61,8 @@ export class RedisEventSource implements EventSource {
         }),
       logger: options.logger,
       ordered: true,
+      createStreams: false,
+      onStreamGone: (stream) => this.#streams.delete(stream),
       ...(options.claimIdleMs === undefined ? {} : { claimIdleMs: options.claimIdleMs }),
       ...(options.claimIntervalMs === undefined ? {} : { claimIntervalMs: options.claimIntervalMs }),
       onReclaimed: (count) => options.metrics.reclaimed.inc({ stream_kind: 'event' }, count),

@@ -33,6 +33,12 @@ export interface StreamGroupReaderOptions {
   claimIntervalMs?: number;
   maxDeliveries?: number;
   onReclaimed?: (count: number) => void;
+  /**
+   * Whether a missing stream is created (a command stream outlives its readers). Room streams are
+   * not: a deleted room must stay deleted, so a missing one is reported to `onStreamGone` instead.
+   */
+  createStreams?: boolean;
+  onStreamGone?: (stream: string) => void;
 }
 
 type RawEntries = [string, [string, string[]][]][];
@@ -44,10 +50,14 @@ type RawEntries = [string, [string, string[]][]][];
  * are built on it.
  */
 export class StreamGroupReader {
-  readonly #o: Required<Omit<StreamGroupReaderOptions, 'onReclaimed'>> & Pick<StreamGroupReaderOptions, 'onReclaimed'>;
+  readonly #o: Required<Omit<StreamGroupReaderOptions, 'onReclaimed' | 'onStreamGone'>> &
+    Pick<StreamGroupReaderOptions, 'onReclaimed' | 'onStreamGone'>;
   readonly #groupsReady = new Set<string>();
-  /** Entries being handled here, by id, with when they started: never reclaimed from ourselves. */
-  readonly #inFlight = new Map<string, { stream: string; since: number }>();
+  /**
+   * Entries being handled here, keyed by stream and id (ids are per stream: two rooms' streams can
+   * hold the same id), with when they started. Never reclaimed from ourselves.
+   */
+  readonly #inFlight = new Map<string, { stream: string; id: string; since: number }>();
   readonly #tails = new Map<string, Promise<void>>();
   #capacityWaiter: (() => void) | undefined;
   #stopping = false;
@@ -67,6 +77,7 @@ export class StreamGroupReader {
       claimIdleMs: 30_000,
       claimIntervalMs: 5_000,
       maxDeliveries: 5,
+      createStreams: true,
       ...options,
     };
   }
@@ -119,21 +130,37 @@ export class StreamGroupReader {
     }
   }
 
-  async #ensureGroup(stream: string): Promise<void> {
-    if (this.#groupsReady.has(stream)) return;
+  /** Returns false when the stream does not exist and is not to be created. */
+  async #ensureGroup(stream: string): Promise<boolean> {
+    if (this.#groupsReady.has(stream)) return true;
     try {
       // From '0': entries appended before the group existed (a room's first events) are delivered too.
-      await this.#o.redis.xgroup('CREATE', stream, this.#o.group, '0', 'MKSTREAM');
+      if (this.#o.createStreams) await this.#o.redis.xgroup('CREATE', stream, this.#o.group, '0', 'MKSTREAM');
+      else await this.#o.redis.xgroup('CREATE', stream, this.#o.group, '0');
     } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      if (message.includes('requires the key to exist')) {
+        this.#o.onStreamGone?.(stream);
+        return false;
+      }
+      if (!message.startsWith('BUSYGROUP')) throw error;
     }
     this.#groupsReady.add(stream);
+    return true;
   }
 
   async #runReads(): Promise<void> {
     const { group, consumer, count, blockMs } = this.#o;
     while (!this.#stopping) {
-      const streams = this.#o.streams();
+      let streams: string[];
+      try {
+        streams = [];
+        for (const stream of this.#o.streams()) if (await this.#ensureGroup(stream)) streams.push(stream);
+      } catch (error) {
+        if (this.#stopping) break;
+        await this.#recover(error);
+        continue;
+      }
       if (streams.length === 0) {
         await new Promise<void>((resolve) => {
           this.#idleWake = resolve;
@@ -143,7 +170,6 @@ export class StreamGroupReader {
       }
       let reply: RawEntries | null;
       try {
-        for (const stream of streams) await this.#ensureGroup(stream);
         await this.#waitForCapacity();
         if (this.#stopping) break;
         reply = (await this.#o.blocking.xreadgroup(
@@ -186,18 +212,19 @@ export class StreamGroupReader {
   }
 
   #dispatch(entry: StreamEntry): void {
-    if (this.#inFlight.has(entry.id)) return;
-    this.#inFlight.set(entry.id, { stream: entry.stream, since: Date.now() });
-    const key = this.#o.ordered ? entry.stream : entry.id;
+    const flightKey = inFlightKey(entry.stream, entry.id);
+    if (this.#inFlight.has(flightKey)) return;
+    this.#inFlight.set(flightKey, { stream: entry.stream, id: entry.id, since: Date.now() });
+    const key = this.#o.ordered ? entry.stream : flightKey;
     const previous = this.#tails.get(key) ?? Promise.resolve();
-    const run = previous.then(() => this.#process(entry));
+    const run = previous.then(() => this.#process(entry, flightKey));
     this.#tails.set(key, run);
     void run.finally(() => {
       if (this.#tails.get(key) === run) this.#tails.delete(key);
     });
   }
 
-  async #process(entry: StreamEntry): Promise<void> {
+  async #process(entry: StreamEntry, flightKey: string): Promise<void> {
     try {
       await this.#o.handle(entry);
       await this.#o.redis.xack(entry.stream, this.#o.group, entry.id);
@@ -205,7 +232,7 @@ export class StreamGroupReader {
       // Left pending on purpose: XAUTOCLAIM hands it out again after claimIdleMs.
       this.#o.logger.error({ err: error, stream: entry.stream, entryId: entry.id }, 'stream entry failed');
     } finally {
-      this.#inFlight.delete(entry.id);
+      this.#inFlight.delete(flightKey);
       if (this.#inFlight.size < this.#o.concurrency) {
         const waiter = this.#capacityWaiter;
         this.#capacityWaiter = undefined;
@@ -234,7 +261,7 @@ export class StreamGroupReader {
   async #keepOwnEntriesAlive(): Promise<void> {
     const threshold = Date.now() - this.#o.claimIdleMs / 2;
     const byStream = new Map<string, string[]>();
-    for (const [id, { stream, since }] of this.#inFlight) {
+    for (const { stream, id, since } of this.#inFlight.values()) {
       if (since < threshold) byStream.set(stream, [...(byStream.get(stream) ?? []), id]);
     }
     for (const [stream, ids] of byStream) {
@@ -252,7 +279,7 @@ export class StreamGroupReader {
         [string, string[] | null][],
       ];
       const claimed = entries.filter(
-        (e): e is [string, string[]] => e[1] !== null && !this.#inFlight.has(e[0]),
+        (e): e is [string, string[]] => e[1] !== null && !this.#inFlight.has(inFlightKey(stream, e[0])),
       );
       if (claimed.length > 0) {
         this.#o.onReclaimed?.(claimed.length);
@@ -280,6 +307,10 @@ export class StreamGroupReader {
     )) as [string, string, number, number][];
     return new Map(rows.map(([id, , , deliveries]) => [id, deliveries]));
   }
+}
+
+function inFlightKey(stream: string, id: string): string {
+  return `${stream}\n${id}`;
 }
 
 function compareIds(a: string, b: string): number {
