@@ -28,19 +28,33 @@ export class DeadLetterSink {
   async send(letter: DeadLetter): Promise<void> {
     this.metrics.deadLetters.inc({ origin_kind: letter.originKind, reason: reasonLabel(letter.reason) });
     this.logger.warn(
-      { origin: letter.origin, entryId: letter.entryId, reason: letter.reason, raw: letter.raw?.slice(0, 512) },
+      {
+        origin: letter.origin,
+        entryId: letter.entryId,
+        reason: letter.reason,
+        raw: letter.raw?.slice(0, 512),
+      },
       'bus message dead-lettered',
     );
     try {
       await this.redis.xadd(
         this.keys.deadLetters(),
-        'MAXLEN', '~', this.maxLen, '*',
-        'origin', letter.origin,
-        'kind', letter.originKind,
-        'reason', letter.reason,
-        'entry', letter.entryId ?? '',
-        'raw', letter.raw ?? '',
-        'ts', String(Date.now()),
+        'MAXLEN',
+        '~',
+        this.maxLen,
+        '*',
+        'origin',
+        letter.origin,
+        'kind',
+        letter.originKind,
+        'reason',
+        letter.reason,
+        'entry',
+        letter.entryId ?? '',
+        'raw',
+        letter.raw ?? '',
+        'ts',
+        String(Date.now()),
       );
     } catch (error) {
       // The log line above already holds the message; losing the copy must not stop the consumer.

@@ -1,4 +1,13 @@
-import type { CommandDef, EventDef, ParsedRequestOf, PayloadInputOf, PayloadOf, ReplyInputOf, ReplyOf, RequestOf } from '@trellis/protocol';
+import type {
+  CommandDef,
+  EventDef,
+  ParsedRequestOf,
+  PayloadInputOf,
+  PayloadOf,
+  ReplyInputOf,
+  ReplyOf,
+  RequestOf,
+} from '@trellis/protocol';
 
 /**
  * The bus in small interfaces, after LiveKit's pkg/routing: services depend on these, and the Redis
@@ -15,7 +24,12 @@ export interface RequestOptions {
 
 /** Sends commands to a named target (a node id or a service group) and awaits the typed reply. */
 export interface CommandSender {
-  request<C extends CommandDef>(target: string, def: C, payload: RequestOf<C>, opts?: RequestOptions): Promise<ReplyOf<C>>;
+  request<C extends CommandDef>(
+    target: string,
+    def: C,
+    payload: RequestOf<C>,
+    opts?: RequestOptions,
+  ): Promise<ReplyOf<C>>;
   close(): Promise<void>;
 }
 
@@ -57,12 +71,20 @@ export interface AppendOptions {
 
 /** Appends durable events to a subject's stream (one stream per room). */
 export interface EventSink {
-  append<E extends EventDef>(subject: string, def: E, payload: PayloadInputOf<E>, opts?: AppendOptions): Promise<string>;
+  append<E extends EventDef>(
+    subject: string,
+    def: E,
+    payload: PayloadInputOf<E>,
+    opts?: AppendOptions,
+  ): Promise<string>;
   /** Deletes a subject's stream once nothing more will be said about it (the room ended). */
   removeSubject(subject: string): Promise<void>;
 }
 
-export type EventHandler<E extends EventDef> = (payload: PayloadOf<E>, meta: EventMeta) => Promise<void> | void;
+export type EventHandler<E extends EventDef> = (
+  payload: PayloadOf<E>,
+  meta: EventMeta,
+) => Promise<void> | void;
 
 /** Reads every subject's stream as one consumer group: each event reaches one member of the group. */
 export interface EventSource {
@@ -75,7 +97,11 @@ export type Unsubscribe = () => Promise<void>;
 
 /** Fire-and-forget fan-out to every subscribed node (Redis pub/sub): nothing is kept for the absent. */
 export interface Broadcaster {
-  publish<E extends EventDef>(def: E, payload: PayloadInputOf<E>, opts?: { subject?: string; correlationId?: string }): Promise<void>;
+  publish<E extends EventDef>(
+    def: E,
+    payload: PayloadInputOf<E>,
+    opts?: { subject?: string; correlationId?: string },
+  ): Promise<void>;
   subscribe<E extends EventDef>(def: E, handler: EventHandler<E>): Promise<Unsubscribe>;
   close(): Promise<void>;
 }

@@ -46,9 +46,13 @@ describe('room event streams and broadcast fan-out', () => {
 
     // New rooms appear while consumers run: they are picked up from the announcement.
     for (let seq = 1; seq <= 30; seq++) {
-      for (const room of ['room-a', 'room-b', 'room-c']) await producer.bus.events.append(room, RoomNote, { seq, text: 'x' });
+      for (const room of ['room-a', 'room-b', 'room-c'])
+        await producer.bus.events.append(room, RoomNote, { seq, text: 'x' });
     }
-    await waitFor(() => seen.length === 91 && audit.length === 91, { what: '91 events in both groups', timeoutMs: 10_000 });
+    await waitFor(() => seen.length === 91 && audit.length === 91, {
+      what: '91 events in both groups',
+      timeoutMs: 10_000,
+    });
 
     // Exactly once per group.
     const key = (s: Seen) => `${s.subject}:${s.seq}`;
@@ -61,7 +65,9 @@ describe('room event streams and broadcast fan-out', () => {
       }
     }
     for (const room of ['room-a', 'room-b', 'room-c']) {
-      expect(audit.filter((s) => s.subject === room).map((s) => s.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+      expect(audit.filter((s) => s.subject === room).map((s) => s.seq)).toEqual(
+        Array.from({ length: 30 }, (_, i) => i + 1),
+      );
     }
     expect(audit.filter((s) => s.subject === 'room-early').map((s) => s.seq)).toEqual([0]);
   }, 30_000);
@@ -79,14 +85,26 @@ describe('room event streams and broadcast fan-out', () => {
       .start();
     await producer.bus.events.append('room-d', RoomNote, { seq: 1, text: 'ok' });
     const stream = producer.bus.keys.eventStream('room-d');
-    const bad = { id: 'e1', kind: 'event', type: RoomNote.type, version: 1, ts: Date.now(), source: 'x', payload: { seq: 'two' } };
+    const bad = {
+      id: 'e1',
+      kind: 'event',
+      type: RoomNote.type,
+      version: 1,
+      ts: Date.now(),
+      source: 'x',
+      payload: { seq: 'two' },
+    };
     await producer.bus.redis.xadd(stream, '*', 'm', JSON.stringify(bad));
     await producer.bus.redis.xadd(stream, '*', 'm', 'garbage');
     await producer.bus.events.append('room-d', RoomNote, { seq: 3, text: 'ok' });
     await waitFor(() => got.length === 2, { what: 'the two valid events' });
     expect(got).toEqual([1, 3]);
-    expect(await metricValue(consumer.metrics, 'trellis_bus_dead_letters_total', { origin_kind: 'event' })).toBe(2);
-    await expect(producer.bus.events.append('room-d', RoomNote, { seq: 'x' } as never)).rejects.toThrow(/seq/);
+    expect(
+      await metricValue(consumer.metrics, 'trellis_bus_dead_letters_total', { origin_kind: 'event' }),
+    ).toBe(2);
+    await expect(producer.bus.events.append('room-d', RoomNote, { seq: 'x' } as never)).rejects.toThrow(
+      /seq/,
+    );
   });
 
   it('removes a finished room stream', async () => {
@@ -104,20 +122,38 @@ describe('room event streams and broadcast fan-out', () => {
     const unsubscribes = [];
     for (const node of ['sig-4', 'sig-5']) {
       const { bus } = await connect(node);
-      unsubscribes.push(await bus.broadcast.subscribe(NodeStateChanged, (p, meta) => {
-        received.push(`${node}:${p.state}:${meta.source}`);
-      }));
+      unsubscribes.push(
+        await bus.broadcast.subscribe(NodeStateChanged, (p, meta) => {
+          received.push(`${node}:${p.state}:${meta.source}`);
+        }),
+      );
     }
-    await sender.bus.broadcast.publish(NodeStateChanged, { nodeId: 'sfu-d', kind: 'sfu', state: 'draining', region: 'eu' });
+    await sender.bus.broadcast.publish(NodeStateChanged, {
+      nodeId: 'sfu-d',
+      kind: 'sfu',
+      state: 'draining',
+      region: 'eu',
+    });
     await waitFor(() => received.length === 2, { what: 'both subscribers' });
     expect(received.sort()).toEqual(['sig-4:draining:sfu-d', 'sig-5:draining:sfu-d']);
 
     await sender.bus.redis.publish(sender.bus.keys.broadcastChannel(NodeStateChanged.type), '{"broken":');
-    await waitFor(async () => (await metricValue(buses.at(-1)!.metrics, 'trellis_bus_dead_letters_total', { origin_kind: 'broadcast' })) === 1, {
-      what: 'a dead-lettered broadcast',
-    });
+    await waitFor(
+      async () =>
+        (await metricValue(buses.at(-1)!.metrics, 'trellis_bus_dead_letters_total', {
+          origin_kind: 'broadcast',
+        })) === 1,
+      {
+        what: 'a dead-lettered broadcast',
+      },
+    );
     await unsubscribes[0]!();
-    await sender.bus.broadcast.publish(NodeStateChanged, { nodeId: 'sfu-d', kind: 'sfu', state: 'stopped', region: 'eu' });
+    await sender.bus.broadcast.publish(NodeStateChanged, {
+      nodeId: 'sfu-d',
+      kind: 'sfu',
+      state: 'stopped',
+      region: 'eu',
+    });
     await waitFor(() => received.length === 3, { what: 'the remaining subscriber' });
     expect(received[2]).toBe('sig-5:stopped:sfu-d');
   });

@@ -1,6 +1,6 @@
+import { Writable } from 'node:stream';
 import { defineCommand, defineEvent } from '@trellis/protocol';
 import { createLogger, createMetricsRegistry } from '@trellis/telemetry';
-import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { RedisBus } from '../src/RedisBus';
 
@@ -40,7 +40,11 @@ export function memoryLogger(service: string, nodeId: string) {
   return { logger: createLogger({ service, nodeId, level: 'info', destination }), lines };
 }
 
-export async function connectBus(url: string, nodeId: string, extra: { claimIdleMs?: number; claimIntervalMs?: number; requestTimeoutMs?: number } = {}) {
+export async function connectBus(
+  url: string,
+  nodeId: string,
+  extra: { claimIdleMs?: number; claimIntervalMs?: number; requestTimeoutMs?: number } = {},
+) {
   const { logger, lines } = memoryLogger('bus-test', nodeId);
   const metrics = createMetricsRegistry({ service: 'bus-test', nodeId });
   const bus = await RedisBus.connect({
@@ -62,7 +66,8 @@ export async function metricValue(
   let total = 0;
   for (const line of metric.split('\n')) {
     if (!line.startsWith(name) || line.startsWith('#')) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(' ').pop());
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      total += Number(line.split(' ').pop());
   }
   return total;
 }

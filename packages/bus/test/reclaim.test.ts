@@ -24,7 +24,9 @@ describe('a consumer killed in the middle of a command', () => {
     it(`has its pending command reclaimed and run once by another consumer (killed ${mode})`, async () => {
       const job = `job-${mode}`;
       // The doomed consumer is a real process, killed with SIGKILL: no cleanup, no ack.
-      const worker = spawnProcess(process.execPath, ['--import', 'tsx', fixture, redis.url, mode], { name: `stalling-worker-${mode}` });
+      const worker = spawnProcess(process.execPath, ['--import', 'tsx', fixture, redis.url, mode], {
+        name: `stalling-worker-${mode}`,
+      });
       children.push(worker);
       await worker.waitForOutput(/READY/);
 
@@ -36,7 +38,10 @@ describe('a consumer killed in the middle of a command', () => {
       await worker.kill();
 
       // The survivor claims entries idle for 500 ms, checking every 200 ms.
-      const survivor = await connectBus(redis.url, `survivor-${mode}`, { claimIdleMs: 500, claimIntervalMs: 200 });
+      const survivor = await connectBus(redis.url, `survivor-${mode}`, {
+        claimIdleMs: 500,
+        claimIntervalMs: 200,
+      });
       open.push(survivor.bus);
       const server = survivor.bus.serveCommands('work');
       server.handle(Work, async ({ job: j }, ctx) => {
@@ -47,12 +52,20 @@ describe('a consumer killed in the middle of a command', () => {
 
       await expect(reply).resolves.toEqual({ job, doneBy: 'survivor', redelivered: true });
       expect(await survivor.bus.redis.get(`test:effect-count:${job}`)).toBe('1');
-      expect(await metricValue(survivor.metrics, 'trellis_bus_reclaimed_total', { stream_kind: 'command' })).toBe(1);
+      expect(
+        await metricValue(survivor.metrics, 'trellis_bus_reclaimed_total', { stream_kind: 'command' }),
+      ).toBe(1);
       // Nothing is left pending in the group.
-      await waitFor(async () => {
-        const [count] = (await survivor.bus.redis.xpending(survivor.bus.keys.commandStream('work'), 'handlers')) as [number];
-        return count === 0;
-      }, { what: 'an empty pending list' });
+      await waitFor(
+        async () => {
+          const [count] = (await survivor.bus.redis.xpending(
+            survivor.bus.keys.commandStream('work'),
+            'handlers',
+          )) as [number];
+          return count === 0;
+        },
+        { what: 'an empty pending list' },
+      );
       await server.close();
     }, 40_000);
   }

@@ -37,9 +37,10 @@ describe('a Redis restart in the middle of traffic', () => {
     // 50 requests in flight at a time, a bounded loop; the kill happens a third of the way in.
     const inFlight = new Set<Promise<unknown>>();
     for (let i = 0; i < TOTAL; i++) {
-      const request = (i % 2 === 0
-        ? caller.bus.commands.request('restart-target', Echo, { text: `r${i}`, n: i })
-        : caller.bus.commands.request('restart-target', Work, { job: `w${i}` })
+      const request = (
+        i % 2 === 0
+          ? caller.bus.commands.request('restart-target', Echo, { text: `r${i}`, n: i })
+          : caller.bus.commands.request('restart-target', Work, { job: `w${i}` })
       ).then((reply) => {
         completed++;
         return reply;
@@ -66,10 +67,13 @@ describe('a Redis restart in the middle of traffic', () => {
       else expect(value.job).toBe(`w${i}`);
     });
     // Each effect applied exactly once, even for commands re-sent or redelivered around the restart.
-    const counts = await waitFor(async () => {
-      const keys = await served.bus.redis.keys('test:effect-count:w*');
-      return keys.length === TOTAL / 2 ? keys : undefined;
-    }, { what: 'one effect counter per Work command' });
+    const counts = await waitFor(
+      async () => {
+        const keys = await served.bus.redis.keys('test:effect-count:w*');
+        return keys.length === TOTAL / 2 ? keys : undefined;
+      },
+      { what: 'one effect counter per Work command' },
+    );
     const values = await served.bus.redis.mget(...counts);
     expect(new Set(values)).toEqual(new Set(['1']));
   }, 60_000);

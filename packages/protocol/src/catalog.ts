@@ -1,7 +1,11 @@
 import type { z } from 'zod';
 
 /** A bus command: what the caller sends and what the handler answers, both validated at each end. */
-export interface CommandDef<Type extends string = string, Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
+export interface CommandDef<
+  Type extends string = string,
+  Req extends z.ZodType = z.ZodType,
+  Res extends z.ZodType = z.ZodType,
+> {
   readonly type: Type;
   readonly version: number;
   readonly request: Req;

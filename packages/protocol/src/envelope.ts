@@ -52,5 +52,9 @@ export const EventEnvelope = z.object({
 });
 export type EventEnvelope = z.infer<typeof EventEnvelope>;
 
-export const BusEnvelope = z.discriminatedUnion('kind', [CommandEnvelope, ...ReplyEnvelope.options, EventEnvelope]);
+export const BusEnvelope = z.discriminatedUnion('kind', [
+  CommandEnvelope,
+  ...ReplyEnvelope.options,
+  EventEnvelope,
+]);
 export type BusEnvelope = z.infer<typeof BusEnvelope>;

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { type EventDef, type EventEnvelope, type PayloadInputOf, type PayloadOf, validationError } from '@trellis/protocol';
+import {
+  type EventDef,
+  type EventEnvelope,
+  type PayloadInputOf,
+  type PayloadOf,
+  validationError,
+} from '@trellis/protocol';
 import type { Logger } from 'pino';
 import { decodeEvent } from '../codec';
 import type { DeadLetterSink } from '../deadLetters';

@@ -111,11 +111,26 @@ export class RedisCommandClient implements CommandSender {
       metrics.pendingRequests.inc();
     });
     try {
-      await redis.xadd(keys.commandStream(target), 'MAXLEN', '~', commandStreamMaxLen, '*', FIELD, JSON.stringify(envelope));
+      await redis.xadd(
+        keys.commandStream(target),
+        'MAXLEN',
+        '~',
+        commandStreamMaxLen,
+        '*',
+        FIELD,
+        JSON.stringify(envelope),
+      );
     } catch (error) {
       const pending = this.#pending.get(id);
       this.#settle(id, 'BUS_UNAVAILABLE');
-      pending?.reject(new TrellisError('BUS_UNAVAILABLE', `could not send ${def.type} to ${target}`, { target }, { cause: error }));
+      pending?.reject(
+        new TrellisError(
+          'BUS_UNAVAILABLE',
+          `could not send ${def.type} to ${target}`,
+          { target },
+          { cause: error },
+        ),
+      );
     }
     return reply;
   }
@@ -125,7 +140,11 @@ export class RedisCommandClient implements CommandSender {
     this.#closed = true;
     for (const [id, pending] of this.#pending) {
       this.#settle(id, 'BUS_UNAVAILABLE');
-      pending.reject(new TrellisError('BUS_UNAVAILABLE', 'command client closed before the reply', { target: pending.target }));
+      pending.reject(
+        new TrellisError('BUS_UNAVAILABLE', 'command client closed before the reply', {
+          target: pending.target,
+        }),
+      );
     }
     this.#o.blocking.disconnect();
     await this.#reader;
@@ -150,12 +169,23 @@ export class RedisCommandClient implements CommandSender {
     while (!this.#closed) {
       let batch: XReadReply;
       try {
-        batch = (await blocking.xread('COUNT', 256, 'BLOCK', 5000, 'STREAMS', this.#inbox, this.#lastId)) as XReadReply;
+        batch = (await blocking.xread(
+          'COUNT',
+          256,
+          'BLOCK',
+          5000,
+          'STREAMS',
+          this.#inbox,
+          this.#lastId,
+        )) as XReadReply;
       } catch (error) {
         if (this.#closed) break;
         if (Date.now() - lastErrorLog > 5000) {
           lastErrorLog = Date.now();
-          logger.warn({ err: error instanceof Error ? error.message : error }, 'reply inbox read failed; retrying');
+          logger.warn(
+            { err: error instanceof Error ? error.message : error },
+            'reply inbox read failed; retrying',
+          );
         }
         await new Promise((resolve) => setTimeout(resolve, 200));
         continue;
@@ -173,7 +203,13 @@ export class RedisCommandClient implements CommandSender {
   async #onReply(entryId: string, raw: string | undefined): Promise<void> {
     const decoded = decodeReply(raw);
     if (!decoded.ok) {
-      await this.#o.deadLetters.send({ origin: this.#inbox, originKind: 'reply', entryId, reason: decoded.reason, raw });
+      await this.#o.deadLetters.send({
+        origin: this.#inbox,
+        originKind: 'reply',
+        entryId,
+        reason: decoded.reason,
+        raw,
+      });
       return;
     }
     const reply = decoded.value;
@@ -188,8 +224,18 @@ export class RedisCommandClient implements CommandSender {
     if (!result.success) {
       this.#settle(reply.correlationId, 'BAD_REPLY');
       const error = validationError(result.error, `${reply.type} reply`);
-      await this.#o.deadLetters.send({ origin: this.#inbox, originKind: 'reply', entryId, reason: `invalid result: ${error.message}`, raw });
-      pending.reject(new TrellisError('BAD_REPLY', `${reply.type} reply from ${reply.source} did not validate`, { issues: error.details }));
+      await this.#o.deadLetters.send({
+        origin: this.#inbox,
+        originKind: 'reply',
+        entryId,
+        reason: `invalid result: ${error.message}`,
+        raw,
+      });
+      pending.reject(
+        new TrellisError('BAD_REPLY', `${reply.type} reply from ${reply.source} did not validate`, {
+          issues: error.details,
+        }),
+      );
       return;
     }
     this.#settle(reply.correlationId, 'ok');

@@ -126,7 +126,10 @@ export class RedisCommandServer implements CommandReceiver {
     if (!handler) {
       const code = this.#catalog.hasType(command.type) ? 'UNSUPPORTED_VERSION' : 'UNKNOWN_COMMAND';
       await this.#deadLetter(entry, `${code}: ${command.type}@${command.version}`, raw);
-      await this.#reply(command, { code, message: `${this.#o.target} does not serve ${command.type}@${command.version}` });
+      await this.#reply(command, {
+        code,
+        message: `${this.#o.target} does not serve ${command.type}@${command.version}`,
+      });
       metrics.commandsHandled.inc({ type: command.type, outcome: code });
       return;
     }
@@ -173,7 +176,10 @@ export class RedisCommandServer implements CommandReceiver {
     } catch (thrown) {
       const failure = TrellisError.from(thrown);
       if (failure.code === 'INTERNAL') {
-        this.#o.logger.error({ err: thrown, command: command.type, commandId: command.id }, 'command handler failed');
+        this.#o.logger.error(
+          { err: thrown, command: command.type, commandId: command.id },
+          'command handler failed',
+        );
       }
       error = failure.toBody();
     } finally {
@@ -185,8 +191,15 @@ export class RedisCommandServer implements CommandReceiver {
 
   #claim(commandId: string, entryId: string): Promise<unknown> {
     const { keys, redis, replyCacheMs = 120_000 } = this.#o;
-    const claim = (redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>).trellisClaimCommand!;
-    return claim.call(redis, keys.commandSeen(commandId), keys.commandReply(commandId), entryId, replyCacheMs);
+    const claim = (redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)
+      .trellisClaimCommand!;
+    return claim.call(
+      redis,
+      keys.commandSeen(commandId),
+      keys.commandReply(commandId),
+      entryId,
+      replyCacheMs,
+    );
   }
 
   /**
@@ -215,7 +228,12 @@ export class RedisCommandServer implements CommandReceiver {
   }
 
   #deadLetter(entry: StreamEntry, reason: string, raw: string | undefined): Promise<void> {
-    return this.#o.deadLetters.send({ origin: entry.stream, originKind: 'command', entryId: entry.id, reason, raw });
+    return this.#o.deadLetters.send({
+      origin: entry.stream,
+      originKind: 'command',
+      entryId: entry.id,
+      reason,
+      raw,
+    });
   }
 }
-

@@ -25,7 +25,12 @@ export class RedisEventSink implements EventSink {
     this.#o = options;
   }
 
-  async append<E extends EventDef>(subject: string, def: E, payload: PayloadInputOf<E>, opts: AppendOptions = {}): Promise<string> {
+  async append<E extends EventDef>(
+    subject: string,
+    def: E,
+    payload: PayloadInputOf<E>,
+    opts: AppendOptions = {},
+  ): Promise<string> {
     const parsed = def.payload.safeParse(payload);
     if (!parsed.success) throw validationError(parsed.error, `${def.type} event`);
     const { redis, keys, nodeId, metrics, maxLen = 10_000 } = this.#o;
@@ -40,7 +45,15 @@ export class RedisEventSink implements EventSink {
       ...(opts.correlationId === undefined ? {} : { correlationId: opts.correlationId }),
       payload: parsed.data,
     };
-    const entryId = await redis.xadd(keys.eventStream(subject), 'MAXLEN', '~', maxLen, '*', FIELD, JSON.stringify(envelope));
+    const entryId = await redis.xadd(
+      keys.eventStream(subject),
+      'MAXLEN',
+      '~',
+      maxLen,
+      '*',
+      FIELD,
+      JSON.stringify(envelope),
+    );
     if (!this.#known.has(subject)) {
       if ((await redis.sadd(keys.eventSubjects(), subject)) === 1) {
         await redis.publish(keys.eventSubjectsChannel(), subject);

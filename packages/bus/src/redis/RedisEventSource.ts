@@ -95,7 +95,8 @@ export class RedisEventSource implements EventSource {
     const subjects = new Set(await this.#o.redis.smembers(this.#o.keys.eventSubjects()));
     const wanted = new Set([...subjects].map((s) => this.#o.keys.eventStream(s)));
     let changed = false;
-    for (const stream of wanted) if (!this.#streams.has(stream)) changed = this.#streams.add(stream) !== undefined;
+    for (const stream of wanted)
+      if (!this.#streams.has(stream)) changed = this.#streams.add(stream) !== undefined;
     for (const stream of this.#streams) if (!wanted.has(stream)) changed = this.#streams.delete(stream);
     if (changed) await this.#reader.wake();
   }

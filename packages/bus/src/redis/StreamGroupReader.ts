@@ -173,8 +173,16 @@ export class StreamGroupReader {
         await this.#waitForCapacity();
         if (this.#stopping) break;
         reply = (await this.#o.blocking.xreadgroup(
-          'GROUP', group, consumer, 'COUNT', count, 'BLOCK', blockMs,
-          'STREAMS', ...streams, ...streams.map(() => '>'),
+          'GROUP',
+          group,
+          consumer,
+          'COUNT',
+          count,
+          'BLOCK',
+          blockMs,
+          'STREAMS',
+          ...streams,
+          ...streams.map(() => '>'),
         )) as RawEntries | null;
       } catch (error) {
         if (this.#stopping) break;
@@ -274,16 +282,24 @@ export class StreamGroupReader {
     let cursor = '0-0';
     // Bounded: a huge backlog is taken over in slices, one interval at a time.
     for (let round = 0; round < 10; round++) {
-      const [next, entries] = (await this.#o.redis.xautoclaim(stream, group, consumer, claimIdleMs, cursor, 'COUNT', 100)) as [
-        string,
-        [string, string[] | null][],
-      ];
+      const [next, entries] = (await this.#o.redis.xautoclaim(
+        stream,
+        group,
+        consumer,
+        claimIdleMs,
+        cursor,
+        'COUNT',
+        100,
+      )) as [string, [string, string[] | null][]];
       const claimed = entries.filter(
         (e): e is [string, string[]] => e[1] !== null && !this.#inFlight.has(inFlightKey(stream, e[0])),
       );
       if (claimed.length > 0) {
         this.#o.onReclaimed?.(claimed.length);
-        const deliveries = await this.#deliveryCounts(stream, claimed.map(([id]) => id));
+        const deliveries = await this.#deliveryCounts(
+          stream,
+          claimed.map(([id]) => id),
+        );
         for (const [id, fields] of claimed) {
           const entry = { stream, id, fields, redelivered: true };
           const count = deliveries.get(id) ?? 1;
@@ -303,7 +319,12 @@ export class StreamGroupReader {
   async #deliveryCounts(stream: string, ids: string[]): Promise<Map<string, number>> {
     const sorted = [...ids].sort(compareIds);
     const rows = (await this.#o.redis.xpending(
-      stream, this.#o.group, sorted[0]!, sorted[sorted.length - 1]!, ids.length, this.#o.consumer,
+      stream,
+      this.#o.group,
+      sorted[0]!,
+      sorted[sorted.length - 1]!,
+      ids.length,
+      this.#o.consumer,
     )) as [string, string, number, number][];
     return new Map(rows.map(([id, , , deliveries]) => [id, deliveries]));
   }

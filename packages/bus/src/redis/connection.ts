@@ -43,7 +43,9 @@ function connect(config: RedisConnectionConfig, opts: ConnectionOptions): RedisC
         ...common,
         sentinels: config.sentinels,
         name: config.name,
-        ...(config.password === undefined ? {} : { password: config.password, sentinelPassword: config.password }),
+        ...(config.password === undefined
+          ? {}
+          : { password: config.password, sentinelPassword: config.password }),
       });
     case 'cluster':
       return new Cluster(config.nodes, {
@@ -62,7 +64,9 @@ function connect(config: RedisConnectionConfig, opts: ConnectionOptions): RedisC
 export function duplicateConnection(client: RedisClient, name: string, logger?: Logger): RedisClient {
   const copy =
     client instanceof Cluster
-      ? client.duplicate(undefined, { redisOptions: { ...client.options.redisOptions, connectionName: name } })
+      ? client.duplicate(undefined, {
+          redisOptions: { ...client.options.redisOptions, connectionName: name },
+        })
       : client.duplicate({ connectionName: name, enableAutoPipelining: false });
   return watchErrors(copy, name, logger);
 }

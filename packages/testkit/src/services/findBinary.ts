@@ -26,5 +26,7 @@ export function findPostgresBin(): string {
       return join(root, version, 'bin');
     } catch {}
   }
-  throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql; run the README test command once');
+  throw new Error(
+    'PostgreSQL server binaries not found under /usr/lib/postgresql; run the README test command once',
+  );
 }

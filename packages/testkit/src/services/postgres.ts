@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import getPort from 'get-port';
@@ -24,13 +24,16 @@ export interface PostgresServer {
 export interface PostgresOptions {
   /** A server of the test's own even when DATABASE_URL is set; needed by tests that stop it. */
   dedicated?: boolean;
+  /** Fixed port and directory (the local cluster's, kept between runs); default: free port, temp dir. */
+  port?: number;
+  dir?: string;
 }
 
 export async function startPostgres(opts: PostgresOptions = {}): Promise<PostgresServer> {
   const envUrl = process.env.DATABASE_URL;
   if (envUrl && !opts.dedicated) return fromEnv(envUrl);
   if (!opts.dedicated && (await dockerEngineAvailable())) return startContainer();
-  return startLocal();
+  return startLocal(opts);
 }
 
 async function createDatabase(serverUrl: string, name: string): Promise<string> {
@@ -86,14 +89,15 @@ async function startContainer(): Promise<PostgresServer> {
   };
 }
 
-async function startLocal(): Promise<PostgresServer> {
+async function startLocal(opts: PostgresOptions): Promise<PostgresServer> {
   const bin = findPostgresBin();
   const host = '127.0.0.1';
-  const port = await getPort({ host });
-  const root = mkdtempSync(join(tmpdir(), 'trellis-pg-'));
+  const port = opts.port ?? (await getPort({ host }));
+  const ownDir = opts.dir === undefined;
+  const root = opts.dir ?? mkdtempSync(join(tmpdir(), 'trellis-pg-'));
   const data = join(root, 'data');
   const sockets = join(root, 'sock');
-  mkdirSync(sockets);
+  mkdirSync(sockets, { recursive: true });
   // PostgreSQL refuses to run as root; on CI (root) it runs as the postgres user, spawned with
   // that uid directly (not through runuser) so killing the child kills the server itself.
   const user = process.getuid?.() === 0 ? postgresUser() : {};
@@ -101,20 +105,43 @@ async function startLocal(): Promise<PostgresServer> {
     chownSync(root, user.uid, user.gid);
     chownSync(sockets, user.uid, user.gid);
   }
-  execFileSync(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync'], {
-    stdio: 'pipe',
-    ...user,
-  });
+  // A kept directory is initialised once; initdb writes into a temporary name first so an
+  // interrupted run never leaves a half-made cluster behind.
+  if (!existsSync(join(data, 'PG_VERSION'))) {
+    const fresh = `${data}.init`;
+    rmSync(fresh, { recursive: true, force: true });
+    execFileSync(join(bin, 'initdb'), ['-D', fresh, '-U', 'postgres', '-A', 'trust', '--no-sync'], {
+      stdio: 'pipe',
+      ...user,
+    });
+    renameSync(fresh, data);
+  }
 
   const url = `postgresql://postgres@${host}:${port}/postgres`;
   let proc: ManagedProcess | undefined;
   const start = async () => {
     if (proc?.running) return;
-    proc = spawnProcess(join(bin, 'postgres'), [
-      '-D', data, '-p', String(port), '-k', sockets,
-      '-c', `listen_addresses=${host}`, '-c', 'fsync=off', '-c', 'synchronous_commit=off',
-      '-c', 'full_page_writes=off', '-c', 'max_connections=200',
-    ], { name: `postgres:${port}`, ...user });
+    // Throwaway test servers trade durability for speed; a kept (local cluster) one does not.
+    const speed = ownDir
+      ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
+      : [];
+    proc = spawnProcess(
+      join(bin, 'postgres'),
+      [
+        '-D',
+        data,
+        '-p',
+        String(port),
+        '-k',
+        sockets,
+        '-c',
+        `listen_addresses=${host}`,
+        '-c',
+        'max_connections=200',
+        ...speed,
+      ],
+      { name: `postgres:${port}`, ...user },
+    );
     const current = proc;
     await waitFor(
       async () => {
@@ -143,7 +170,7 @@ async function startLocal(): Promise<PostgresServer> {
     start,
     stop: async () => {
       await proc?.stop('SIGINT');
-      rmSync(root, { recursive: true, force: true });
+      if (ownDir) rmSync(root, { recursive: true, force: true });
     },
   };
 }

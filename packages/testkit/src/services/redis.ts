@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import getPort from 'get-port';
@@ -29,6 +29,9 @@ export interface RedisOptions {
    * Otherwise REDIS_URL, then testcontainers, then a local Debian redis-server.
    */
   dedicated?: boolean;
+  /** Fixed port and data directory (the local cluster's); default: a free port and a temp dir. */
+  port?: number;
+  dir?: string;
 }
 
 export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> {
@@ -82,12 +85,29 @@ async function startContainer(opts: RedisOptions): Promise<RedisServer> {
 async function startLocal(opts: RedisOptions): Promise<RedisServer> {
   const binary = findBinary('redis-server', ['/usr/bin/redis-server', '/usr/local/bin/redis-server']);
   const host = '127.0.0.1';
-  const port = await getPort({ host });
-  const dir = mkdtempSync(join(tmpdir(), 'trellis-redis-'));
+  const port = opts.port ?? (await getPort({ host }));
+  const ownDir = opts.dir === undefined;
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'trellis-redis-'));
+  mkdirSync(dir, { recursive: true });
   const args = [
-    '--port', String(port), '--bind', host, '--dir', dir, '--save', '',
-    '--appendonly', opts.appendOnly ? 'yes' : 'no', '--appendfsync', 'everysec',
-    '--protected-mode', 'no', '--daemonize', 'no', '--loglevel', 'warning',
+    '--port',
+    String(port),
+    '--bind',
+    host,
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    opts.appendOnly ? 'yes' : 'no',
+    '--appendfsync',
+    'everysec',
+    '--protected-mode',
+    'no',
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
   ];
   let proc: ManagedProcess | undefined;
 
@@ -115,8 +135,9 @@ async function startLocal(opts: RedisOptions): Promise<RedisServer> {
     },
     start,
     stop: async () => {
+      // SIGTERM: Redis flushes its append-only file before exiting.
       await proc?.stop('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
+      if (ownDir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Brings a fresh Debian 12 machine (Node 20 + npm only) to where Trellis runs and tests: Debian
+# packages, pnpm, workspace dependencies, the mediasoup worker. Idempotent: a second run only checks.
+# Usage: scripts/setup.sh [run|test]   (test also installs what only the tests need)
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$TRELLIS_ROOT"
+purpose=${1:-run}
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+[ "$node_major" -ge 20 ] || die "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))"
+
+step "Debian packages"
+# Data stores of the local cluster and of the tests. PostgreSQL's server binaries are used directly
+# (throwaway clusters in temp dirs), never the packaged system service.
+packages=(redis-server postgresql curl ca-certificates)
+apt_ensure "${packages[@]}"
+
+step "pnpm $PNPM_VERSION"
+if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
+  npm install -g --no-fund --no-audit "pnpm@$PNPM_VERSION" 2>&1 | sed 's/^/    /'
+fi
+ok "pnpm $(pnpm --version)"
+
+step "workspace dependencies"
+# mediasoup's own postinstall (GitHub download, else pip) is disabled in pnpm-workspace.yaml.
+pnpm install --frozen-lockfile --prefer-offline --reporter=append-only 2>&1 \
+  | sed -E '/^(Progress|Packages):/d; s/^/    /'
+ok "dependencies installed"
+
+step "mediasoup worker"
+MEDIASOUP_WORKER_BIN=$("$TRELLIS_ROOT/scripts/mediasoup-worker.sh")
+export MEDIASOUP_WORKER_BIN

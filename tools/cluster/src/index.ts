@@ -1,0 +1,2 @@
+export * from './localCluster';
+export * from './progress';

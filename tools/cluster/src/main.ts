@@ -1,0 +1,37 @@
+// `./trellis run`: the local cluster in the foreground until Ctrl-C.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startLocalCluster } from './localCluster';
+import { terminalProgress } from './progress';
+
+const { values } = parseArgs({
+  options: {
+    'state-dir': { type: 'string', default: resolve(import.meta.dirname, '../../../.trellis/cluster') },
+    'redis-port': { type: 'string', default: process.env.TRELLIS_REDIS_PORT ?? '6380' },
+    'postgres-port': { type: 'string', default: process.env.TRELLIS_POSTGRES_PORT ?? '5433' },
+  },
+});
+
+const progress = terminalProgress();
+const cluster = await startLocalCluster({
+  stateDir: values['state-dir'],
+  redisPort: Number(values['redis-port']),
+  postgresPort: Number(values['postgres-port']),
+  progress,
+}).catch(() => process.exit(1));
+
+progress.step('Trellis local cluster is up:');
+progress.table(cluster.parts.map((part) => [part.name, part.endpoint]));
+progress.step('Ctrl-C stops everything.');
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write('\n');
+  progress.step(`${signal}: shutting down`);
+  await cluster.stop();
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));
