@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { waitFor } from './waitFor';
+import { StopWaiting, waitFor } from './waitFor';
 
 /**
  * Child processes started by tests. They are killed when the test process exits, however it exits,

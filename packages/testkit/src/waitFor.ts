@@ -1,3 +1,8 @@
+/** Thrown by a probe when waiting longer is pointless (the process being waited for has exited). */
+export class StopWaiting extends Error {
+  override readonly name = 'StopWaiting';
+}
+
 /** Polls `probe` until it returns a truthy value; bounded, so a broken feature fails instead of hanging. */
 export async function waitFor<T>(
   probe: () => T | Promise<T>,
@@ -11,6 +16,7 @@ export async function waitFor<T>(
       const value = await probe();
       if (value) return value as NonNullable<T>;
     } catch (error) {
+      if (error instanceof StopWaiting) throw error;
       lastError = error;
     }
     if (Date.now() > deadline) {

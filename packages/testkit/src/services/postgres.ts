@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import getPort from 'get-port';
 import pg from 'pg';
 import { type ManagedProcess, spawnProcess } from '../process';
-import { waitFor } from '../waitFor';
+import { StopWaiting, waitFor } from '../waitFor';
 import { dockerEngineAvailable } from './containers';
 import { findPostgresBin } from './findBinary';
 
@@ -94,13 +95,13 @@ async function startLocal(opts: PostgresOptions): Promise<PostgresServer> {
   const host = '127.0.0.1';
   const port = opts.port ?? (await getPort({ host }));
   const ownDir = opts.dir === undefined;
-  const root = opts.dir ?? mkdtempSync(join(tmpdir(), 'trellis-pg-'));
+  const user = process.getuid?.() === 0 ? postgresUser() : {};
+  const root = opts.dir === undefined ? mkdtempSync(join(tmpdir(), 'trellis-pg-')) : reachableDir(opts.dir, user);
   const data = join(root, 'data');
   const sockets = join(root, 'sock');
   mkdirSync(sockets, { recursive: true });
   // PostgreSQL refuses to run as root; on CI (root) it runs as the postgres user, spawned with
   // that uid directly (not through runuser) so killing the child kills the server itself.
-  const user = process.getuid?.() === 0 ? postgresUser() : {};
   if (user.uid !== undefined && user.gid !== undefined) {
     chownSync(root, user.uid, user.gid);
     chownSync(sockets, user.uid, user.gid);
@@ -145,8 +146,8 @@ async function startLocal(opts: PostgresOptions): Promise<PostgresServer> {
     const current = proc;
     await waitFor(
       async () => {
-        if (!current.running) throw new Error(`postgres exited:\n${current.output}`);
-        const client = new pg.Client({ connectionString: url });
+        if (!current.running) throw new StopWaiting(`postgres exited:\n${current.output}`);
+        const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
         try {
           await client.connect();
           return true;
@@ -178,4 +179,26 @@ async function startLocal(opts: PostgresOptions): Promise<PostgresServer> {
 function postgresUser(): { uid?: number; gid?: number } {
   const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
   return { uid: id('-u'), gid: id('-g') };
+}
+
+/**
+ * The postgres user must be able to reach its data directory. A checkout under /root (mode 0700)
+ * is out of its reach; then the data lives under /var/lib/trellis instead, one directory per
+ * requested path, so it is still kept between runs.
+ */
+function reachableDir(dir: string, user: { uid?: number }): string {
+  mkdirSync(dir, { recursive: true });
+  if (user.uid === undefined) return dir;
+  for (let current = resolve(dir); ; current = dirname(current)) {
+    const stat = statSync(current);
+    const traversable = stat.uid === user.uid || (stat.mode & 0o001) !== 0;
+    if (!traversable && current !== resolve(dir)) {
+      const hash = createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 12);
+      const fallback = join('/var/lib/trellis', `postgres-${hash}`);
+      mkdirSync(fallback, { recursive: true });
+      chmodSync('/var/lib/trellis', 0o755);
+      return fallback;
+    }
+    if (current === dirname(current)) return dir;
+  }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import getPort from 'get-port';
 import { type ManagedProcess, spawnProcess } from '../process';
-import { waitFor } from '../waitFor';
+import { StopWaiting, waitFor } from '../waitFor';
 import { dockerEngineAvailable } from './containers';
 import { findBinary } from './findBinary';
 import { tcpRequest } from './tcp';
@@ -117,7 +117,7 @@ async function startLocal(opts: RedisOptions): Promise<RedisServer> {
     const current = proc;
     await waitFor(
       async () => {
-        if (!current.running) throw new Error(`redis-server exited:\n${current.output}`);
+        if (!current.running) throw new StopWaiting(`redis-server exited:\n${current.output}`);
         return (await tcpRequest(host, port, 'PING')).startsWith('+PONG');
       },
       { timeoutMs: 10_000, what: `redis-server on ${port}` },

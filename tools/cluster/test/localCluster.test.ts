@@ -1,0 +1,100 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnProcess, tcpRequest } from '@trellis/testkit';
+import getPort from 'get-port';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startLocalCluster } from '../src/localCluster';
+import type { Progress } from '../src/progress';
+
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+function recordingProgress(): Progress & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    step: (m) => lines.push(`step ${m}`),
+    done: (m) => lines.push(`done ${m}`),
+    fail: (m) => lines.push(`fail ${m}`),
+    table: (rows) => lines.push(...rows.map(([a, b]) => `row ${a} ${b}`)),
+  };
+}
+
+async function query(url: string, sql: string): Promise<unknown[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('the local cluster behind ./trellis run', () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'trellis-cluster-test-'));
+  // Reachable by the postgres user (as a checkout is), so PostgreSQL's data stays inside it.
+  chmodSync(stateDir, 0o755);
+  afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
+
+  it('starts Redis and PostgreSQL with the trellis database, keeps data between runs, stops cleanly', async () => {
+    const redisPort = await getPort();
+    const postgresPort = await getPort();
+    const progress = recordingProgress();
+    const first = await startLocalCluster({ stateDir, redisPort, postgresPort, progress });
+    expect(first.parts.map((p) => p.name)).toEqual(['redis', 'postgres']);
+    expect(first.env.DATABASE_URL).toBe(`postgresql://postgres@127.0.0.1:${postgresPort}/trellis`);
+    expect(await tcpRequest('127.0.0.1', redisPort, 'SET kept yes')).toContain('+OK');
+    await query(first.env.DATABASE_URL!, 'CREATE TABLE kept (v text); INSERT INTO kept VALUES ($$yes$$)');
+    await first.stop();
+    await expect(tcpRequest('127.0.0.1', redisPort, 'PING', 300)).rejects.toThrow();
+
+    const second = await startLocalCluster({ stateDir, redisPort, postgresPort, progress });
+    expect(await tcpRequest('127.0.0.1', redisPort, 'GET kept')).toContain('yes');
+    expect(await query(second.env.DATABASE_URL!, 'SELECT v FROM kept')).toEqual([{ v: 'yes' }]);
+    await second.stop();
+    expect(progress.lines.filter((l) => l.startsWith('fail'))).toEqual([]);
+  }, 60_000);
+
+  it('stops what it started when a later part fails to start', async () => {
+    const redisPort = await getPort();
+    const progress = recordingProgress();
+    // PostgreSQL on the port Redis just took cannot start.
+    await expect(
+      startLocalCluster({ stateDir: join(stateDir, 'clash'), redisPort, postgresPort: redisPort, progress }),
+    ).rejects.toThrow();
+    expect(progress.lines).toContain('done redis stopped');
+    await expect(tcpRequest('127.0.0.1', redisPort, 'PING', 300)).rejects.toThrow();
+  }, 60_000);
+
+  it('runs in the foreground, prints where each part listens, and stops everything on Ctrl-C', async () => {
+    const redisPort = await getPort();
+    const postgresPort = await getPort();
+    const cli = spawnProcess(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        main,
+        '--state-dir',
+        join(stateDir, 'cli'),
+        '--redis-port',
+        String(redisPort),
+        '--postgres-port',
+        String(postgresPort),
+      ],
+      { name: 'trellis-run' },
+    );
+    await cli.waitForOutput(/Ctrl-C stops everything/, 30_000);
+    expect(cli.output).toContain(`redis://127.0.0.1:${redisPort}`);
+    expect(cli.output).toContain(`postgresql://postgres@127.0.0.1:${postgresPort}/trellis`);
+    await cli.stop('SIGINT');
+    expect((await cli.exited).code).toBe(0);
+    expect(cli.output).toContain('postgres stopped');
+    await expect(tcpRequest('127.0.0.1', redisPort, 'PING', 300)).rejects.toThrow();
+    await expect(
+      query(`postgresql://postgres@127.0.0.1:${postgresPort}/trellis`, 'SELECT 1'),
+    ).rejects.toThrow();
+  }, 60_000);
+});
