@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import type { RedisConnectionConfig } from '@trellis/config';
 import { defineCommand, defineEvent } from '@trellis/protocol';
 import { createLogger, createMetricsRegistry } from '@trellis/telemetry';
 import { z } from 'zod';
@@ -41,7 +42,7 @@ export function memoryLogger(service: string, nodeId: string) {
 }
 
 export async function connectBus(
-  url: string,
+  redis: string | RedisConnectionConfig,
   nodeId: string,
   extra: { claimIdleMs?: number; claimIntervalMs?: number; requestTimeoutMs?: number } = {},
 ) {
@@ -49,7 +50,7 @@ export async function connectBus(
   const metrics = createMetricsRegistry({ service: 'bus-test', nodeId });
   const bus = await RedisBus.connect({
     nodeId,
-    redis: { mode: 'single', url, keyPrefix: 'trellis:' },
+    redis: typeof redis === 'string' ? { mode: 'single', url: redis, keyPrefix: 'trellis:' } : redis,
     logger,
     metrics,
     ...extra,

@@ -1,3 +1,4 @@
+import calculateSlot from 'cluster-key-slot';
 import type { Logger } from 'pino';
 import { connected, isCluster, type RedisClient } from './connection';
 
@@ -150,7 +151,7 @@ export class StreamGroupReader {
   }
 
   async #runReads(): Promise<void> {
-    const { group, consumer, count, blockMs } = this.#o;
+    const { blockMs } = this.#o;
     while (!this.#stopping) {
       let streams: string[];
       try {
@@ -168,31 +169,53 @@ export class StreamGroupReader {
         });
         continue;
       }
-      let reply: RawEntries | null;
+      let entries: RawEntries;
       try {
         await this.#waitForCapacity();
         if (this.#stopping) break;
-        reply = (await this.#o.blocking.xreadgroup(
-          'GROUP',
-          group,
-          consumer,
-          'COUNT',
-          count,
-          'BLOCK',
-          blockMs,
-          'STREAMS',
-          ...streams,
-          ...streams.map(() => '>'),
-        )) as RawEntries | null;
+        entries = await this.#read(streams);
       } catch (error) {
         if (this.#stopping) break;
         await this.#recover(error);
         continue;
       }
-      for (const [stream, entries] of reply ?? []) {
-        for (const [id, fields] of entries) this.#dispatch({ stream, id, fields, redelivered: false });
+      for (const [stream, batch] of entries) {
+        for (const [id, fields] of batch) this.#dispatch({ stream, id, fields, redelivered: false });
       }
     }
+  }
+
+  /**
+   * One blocking XREADGROUP over every stream. On Redis Cluster, streams of different slots can't
+   * share a command: each slot's streams are read without blocking, all slots at once, and an
+   * empty round pauses briefly instead (woken early by a new stream).
+   */
+  async #read(streams: string[]): Promise<RawEntries> {
+    const { group, consumer, count, blockMs } = this.#o;
+    const read = async (keys: string[], block: number) =>
+      ((await this.#o.blocking.call(
+        'XREADGROUP',
+        'GROUP',
+        group,
+        consumer,
+        'COUNT',
+        count,
+        ...(block > 0 ? ['BLOCK', block] : []),
+        'STREAMS',
+        ...keys,
+        ...keys.map(() => '>'),
+      )) ?? []) as RawEntries;
+    const groups = bySlot(streams, isCluster(this.#o.blocking));
+    if (groups.length === 1) return read(groups[0]!, blockMs);
+    const replies = await Promise.all(groups.map((keys) => read(keys, 0)));
+    const entries = replies.flat();
+    if (entries.length === 0) {
+      await new Promise<void>((resolve) => {
+        this.#idleWake = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+    return entries;
   }
 
   async #recover(error: unknown): Promise<void> {
@@ -328,6 +351,16 @@ export class StreamGroupReader {
     )) as [string, string, number, number][];
     return new Map(rows.map(([id, , , deliveries]) => [id, deliveries]));
   }
+}
+
+function bySlot(streams: string[], cluster: boolean): string[][] {
+  if (!cluster) return [streams];
+  const groups = new Map<number, string[]>();
+  for (const stream of streams) {
+    const slot = calculateSlot(stream);
+    groups.set(slot, [...(groups.get(slot) ?? []), stream]);
+  }
+  return [...groups.values()];
 }
 
 function inFlightKey(stream: string, id: string): string {

@@ -173,7 +173,9 @@ export interface RtpReceiver {
 }
 
 /** A UDP socket that records every RTP header it receives; binds 127.0.0.1 on a free port by default. */
-export async function createRtpReceiver(options: { host?: string; port?: number } = {}): Promise<RtpReceiver> {
+export async function createRtpReceiver(
+  options: { host?: string; port?: number } = {},
+): Promise<RtpReceiver> {
   const host = options.host ?? '127.0.0.1';
   const socket = await openUdpSocket(host, options.port ?? 0);
   const headers: RtpHeader[] = [];

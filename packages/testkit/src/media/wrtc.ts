@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import type { types as client } from 'mediasoup-client';
 import { Device } from 'mediasoup-client';
 import { Chrome111 } from 'mediasoup-client/handlers/Chrome111';
-import type { types as client } from 'mediasoup-client';
 import type {
   I420Frame,
   RTCAudioSource,
@@ -16,7 +16,13 @@ export type { I420Frame, WrtcMediaStreamTrack, WrtcModule } from './wrtc-types';
 let wrtc: WrtcModule | undefined;
 let globalsInstalled = false;
 
-/** The native module, loaded once: it is CommonJS with a native addon, so `require` is the reliable path. */
+/**
+ * The native module, loaded once and only on first use (importing this file stays cheap): it is
+ * CommonJS with a native addon, so `require` is the reliable path.
+ * Beware: once any media source exists, wrtc 0.10 segfaults while Node tears down after the event
+ * loop drains (upstream WonderInventions/node-webrtc#7). Vitest workers are unaffected; standalone
+ * scripts should end with an explicit `process.exit()`, which skips that teardown.
+ */
 export function loadWrtc(): WrtcModule {
   wrtc ??= createRequire(import.meta.url)('@roamhq/wrtc') as WrtcModule;
   return wrtc;
@@ -98,7 +104,8 @@ function paintFrame(frame: I420Frame, n: number): void {
 /** A live video track fed synthetic I420 frames of `width`x`height` at `fps` by a timer. */
 export function createSyntheticVideoSource(options: SyntheticVideoOptions = {}): SyntheticVideo {
   const { width = 640, height = 360, fps = 30 } = options;
-  if (width % 2 !== 0 || height % 2 !== 0) throw new Error(`I420 needs even dimensions, got ${width}x${height}`);
+  if (width % 2 !== 0 || height % 2 !== 0)
+    throw new Error(`I420 needs even dimensions, got ${width}x${height}`);
   const { nonstandard } = installWrtcGlobals();
   const source: RTCVideoSource = new nonstandard.RTCVideoSource();
   const track = source.createTrack();
@@ -160,7 +167,13 @@ export function createSyntheticAudioSource(options: SyntheticAudioOptions = {}):
     for (let i = 0; i < samplesPerFrame; i++, sampleIndex++) {
       samples[i] = Math.round(peak * Math.sin((2 * Math.PI * frequencyHz * sampleIndex) / sampleRate));
     }
-    source.onData({ samples, sampleRate, bitsPerSample: 16, channelCount: 1, numberOfFrames: samplesPerFrame });
+    source.onData({
+      samples,
+      sampleRate,
+      bitsPerSample: 16,
+      channelCount: 1,
+      numberOfFrames: samplesPerFrame,
+    });
     framesSent++;
   };
   // Timers drift late under load; pacing by the wall clock keeps audio at real-time rate on average,

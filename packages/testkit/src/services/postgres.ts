@@ -1,6 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import getPort from 'get-port';
@@ -96,7 +105,8 @@ async function startLocal(opts: PostgresOptions): Promise<PostgresServer> {
   const port = opts.port ?? (await getPort({ host }));
   const ownDir = opts.dir === undefined;
   const user = process.getuid?.() === 0 ? postgresUser() : {};
-  const root = opts.dir === undefined ? mkdtempSync(join(tmpdir(), 'trellis-pg-')) : reachableDir(opts.dir, user);
+  const root =
+    opts.dir === undefined ? mkdtempSync(join(tmpdir(), 'trellis-pg-')) : reachableDir(opts.dir, user);
   const data = join(root, 'data');
   const sockets = join(root, 'sock');
   mkdirSync(sockets, { recursive: true });
