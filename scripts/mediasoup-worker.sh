@@ -94,10 +94,18 @@ build_from_source() {
   step "compiling mediasoup-worker on $(nproc) cores (about 4 minutes on 2 cores)"
   local started=$SECONDS
   set +e
-  ninja -C "$out" -j"$(nproc)" mediasoup-worker 2>&1 | tee -a "$log" \
-    | awk -v t0="$started" '/^\[[0-9]+\/[0-9]+\]/ {
-        gsub(/[][]/, "", $1); split($1, p, "/"); pct = int(100 * p[1] / p[2]);
-        if (pct >= next_pct) { printf "    %3d%%  %s/%s objects\n", pct, p[1], p[2]; fflush(); next_pct = pct + 10 } }'
+  # A bash loop, not awk: mawk reads its input in blocks, which made progress lag minutes behind.
+  ninja -C "$out" -j"$(nproc)" mediasoup-worker 2>&1 | tee -a "$log" | {
+    next_pct=0
+    while IFS= read -r line; do
+      [[ $line =~ ^\[([0-9]+)/([0-9]+)\] ]] || continue
+      pct=$((100 * BASH_REMATCH[1] / BASH_REMATCH[2]))
+      if [ "$pct" -ge "$next_pct" ]; then
+        printf '    %3d%%  %s/%s objects, %s s\n' "$pct" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" $((SECONDS - started))
+        next_pct=$((pct + 10))
+      fi
+    done
+  }
   local rc=${PIPESTATUS[0]}
   set -e
   [ "$rc" = 0 ] || { grep -m20 -E 'error|Error' "$log" || tail -40 "$log"; die "mediasoup-worker build failed (log: $log)"; }

@@ -1,5 +1,7 @@
-import { CommandEnvelope, EventEnvelope, ReplyEnvelope } from '@trellis/protocol';
+import { randomUUID } from 'node:crypto';
+import { CommandEnvelope, type EventDef, EventEnvelope, ReplyEnvelope } from '@trellis/protocol';
 import type { z } from 'zod';
+import type { EventMeta } from './interfaces';
 
 /** Every stream entry and pub/sub message carries one JSON envelope under this field. */
 export const FIELD = 'm';
@@ -31,3 +33,34 @@ export function fieldOf(fields: readonly string[], name = FIELD): string | undef
 export const decodeCommand = (raw: string | undefined) => decodeWith(CommandEnvelope, raw);
 export const decodeReply = (raw: string | undefined) => decodeWith(ReplyEnvelope, raw);
 export const decodeEvent = (raw: string | undefined) => decodeWith(EventEnvelope, raw);
+
+/** The envelope of an event (room stream or broadcast); `payload` already validated by the caller. */
+export function eventEnvelope(
+  def: EventDef,
+  payload: unknown,
+  source: string,
+  opts: { subject?: string | undefined; correlationId?: string | undefined } = {},
+): EventEnvelope {
+  return {
+    id: randomUUID(),
+    kind: 'event',
+    type: def.type,
+    version: def.version,
+    ts: Date.now(),
+    source,
+    ...(opts.subject === undefined ? {} : { subject: opts.subject }),
+    ...(opts.correlationId === undefined ? {} : { correlationId: opts.correlationId }),
+    payload,
+  };
+}
+
+export function eventMeta(event: EventEnvelope): EventMeta {
+  return {
+    id: event.id,
+    type: event.type,
+    source: event.source,
+    ts: event.ts,
+    subject: event.subject,
+    correlationId: event.correlationId,
+  };
+}

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { fieldOf } from './codec';
 import type { BusKeys } from './keys';
 import type { BusMetrics } from './metrics';
 import type { RedisClient } from './redis/connection';
@@ -24,6 +25,21 @@ export class DeadLetterSink {
     private readonly logger: Logger,
     private readonly maxLen = 10_000,
   ) {}
+
+  /** An entry that failed too many deliveries: kept for inspection instead of retried forever. */
+  poison(
+    originKind: DeadLetter['originKind'],
+    entry: { stream: string; id: string; fields: readonly string[] },
+    deliveries: number,
+  ): Promise<void> {
+    return this.send({
+      origin: entry.stream,
+      originKind,
+      entryId: entry.id,
+      reason: `poison: delivered ${deliveries} times`,
+      raw: fieldOf(entry.fields),
+    });
+  }
 
   async send(letter: DeadLetter): Promise<void> {
     this.metrics.deadLetters.inc({ origin_kind: letter.originKind, reason: reasonLabel(letter.reason) });

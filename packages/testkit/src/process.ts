@@ -73,8 +73,8 @@ export class ManagedProcess {
         const match = this.output.match(pattern);
         if (match) return match;
         if (!this.running) {
-          throw new Error(
-            `${this.name} exited (${JSON.stringify(this.#exit)}) before printing ${pattern}:\n${this.output}`,
+          throw new StopWaiting(
+            `${this.name} exited (${JSON.stringify(this.#exit)}) before printing ${pattern}`,
           );
         }
         return undefined;

@@ -1,21 +1,16 @@
 // Real RTP through a real mediasoup worker: UDP in on one PlainTransport, out of a consumer on another.
-import { existsSync } from 'node:fs';
 import type { types } from 'mediasoup';
-import { createWorker, workerBin } from 'mediasoup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRtpReceiver, openUdpSocket, type RtpReceiver, sendRtpStream, vp8Payload } from '../src/media';
+import {
+  createRtpReceiver,
+  openUdpSocket,
+  type RtpReceiver,
+  SMOKE_ROUTER_CODECS,
+  sendRtpStream,
+  startTestWorker,
+  vp8Payload,
+} from '../src/media';
 import { waitFor } from '../src/waitFor';
-
-const MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
-  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48_000, channels: 2 },
-  { kind: 'video', mimeType: 'video/VP8', clockRate: 90_000 },
-  {
-    kind: 'video',
-    mimeType: 'video/H264',
-    clockRate: 90_000,
-    parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
-  },
-];
 
 // Deliberately not what the router assigns, so the test sees the consumer rewrite them.
 const SENT_PAYLOAD_TYPE = 96;
@@ -23,21 +18,12 @@ const SENT_SSRC = 0x1234_5678;
 const PACKETS = 300;
 const PAYLOAD = vp8Payload({ size: 300 });
 
-async function startWorker(): Promise<types.Worker> {
-  if (!existsSync(workerBin)) {
-    throw new Error(
-      `mediasoup-worker not found at ${workerBin}: set MEDIASOUP_WORKER_BIN (scripts/mediasoup-worker.sh prints it)`,
-    );
-  }
-  return createWorker({ logLevel: 'warn' });
-}
-
 describe('mediasoup worker with PlainTransports', { timeout: 60_000 }, () => {
   let worker: types.Worker | undefined;
   let receiver: RtpReceiver | undefined;
 
   beforeAll(async () => {
-    worker = await startWorker();
+    worker = await startTestWorker();
   });
 
   afterAll(async () => {
@@ -46,14 +32,14 @@ describe('mediasoup worker with PlainTransports', { timeout: 60_000 }, () => {
   });
 
   it('creates a router with Opus, VP8 and H264', async () => {
-    const router = await worker!.createRouter({ mediaCodecs: MEDIA_CODECS });
+    const router = await worker!.createRouter({ mediaCodecs: SMOKE_ROUTER_CODECS });
     const mimeTypes = router.rtpCapabilities.codecs?.map((codec) => codec.mimeType) ?? [];
     expect(mimeTypes).toEqual(expect.arrayContaining(['audio/opus', 'video/VP8', 'video/H264']));
     router.close();
   });
 
   it('forwards real RTP from a comedia ingest to a consumer on a second transport', async () => {
-    const router = await worker!.createRouter({ mediaCodecs: MEDIA_CODECS });
+    const router = await worker!.createRouter({ mediaCodecs: SMOKE_ROUTER_CODECS });
     const listenInfo: types.TransportListenInfo = { protocol: 'udp', ip: '127.0.0.1' };
     const ingest = await router.createPlainTransport({ listenInfo, comedia: true, rtcpMux: true });
     const egress = await router.createPlainTransport({ listenInfo, comedia: false, rtcpMux: true });

@@ -1,6 +1,5 @@
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startPostgres } from '../src/services/postgres';
+import { queryPostgres, startPostgres } from '../src/services/postgres';
 import { startRedis } from '../src/services/redis';
 import { tcpRequest } from '../src/services/tcp';
 
@@ -25,15 +24,7 @@ describe('real servers for tests', () => {
     const server = await startPostgres({ dedicated: true });
     cleanups.push(() => server.stop());
     const url = await server.createDatabase('testkit_check');
-    const query = async (sql: string) => {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        return (await client.query(sql)).rows;
-      } finally {
-        await client.end();
-      }
-    };
+    const query = (sql: string) => queryPostgres(url, sql);
     await query('CREATE TABLE t (v int); INSERT INTO t VALUES (42)');
     await server.pause();
     await expect(query('SELECT 1')).rejects.toThrow();

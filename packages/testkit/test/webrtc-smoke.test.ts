@@ -1,9 +1,7 @@
 // Real WebRTC through a real mediasoup worker: two mediasoup-client Devices on libwebrtc (wrtc) in
 // this process, ICE + DTLS-SRTP over loopback UDP, VP8 and Opus encoded, forwarded and decoded.
 // DTLS is the point: a worker that crashes on the handshake passes every PlainTransport test.
-import { existsSync } from 'node:fs';
 import type { types } from 'mediasoup';
-import { createWorker, workerBin } from 'mediasoup';
 import type { types as client, Device } from 'mediasoup-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,19 +10,11 @@ import {
   createSyntheticAudioSource,
   createSyntheticVideoSource,
   createWrtcDevice,
+  SMOKE_ROUTER_CODECS,
+  startTestWorker,
 } from '../src/media';
 import { StopWaiting, waitFor } from '../src/waitFor';
 
-const MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
-  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48_000, channels: 2 },
-  { kind: 'video', mimeType: 'video/VP8', clockRate: 90_000 },
-  {
-    kind: 'video',
-    mimeType: 'video/H264',
-    clockRate: 90_000,
-    parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
-  },
-];
 const WIDTH = 640;
 const HEIGHT = 360;
 const FPS = 30;
@@ -112,12 +102,7 @@ describe('WebRTC media through mediasoup (wrtc peers)', { timeout: 60_000 }, () 
   }
 
   beforeAll(async () => {
-    if (!existsSync(workerBin)) {
-      throw new Error(
-        `mediasoup-worker not found at ${workerBin}: set MEDIASOUP_WORKER_BIN (scripts/mediasoup-worker.sh prints it)`,
-      );
-    }
-    worker = await createWorker({ logLevel: 'warn' });
+    worker = await startTestWorker();
     worker.on('died', (error) => {
       workerDeath = error;
     });
@@ -135,7 +120,7 @@ describe('WebRTC media through mediasoup (wrtc peers)', { timeout: 60_000 }, () 
   }, 20_000);
 
   it('publishes VP8 + Opus from one Device and decodes both on another', async () => {
-    const router = await worker!.createRouter({ mediaCodecs: MEDIA_CODECS });
+    const router = await worker!.createRouter({ mediaCodecs: SMOKE_ROUTER_CODECS });
     onCleanup(() => router.close());
     const rtpCapabilities = router.rtpCapabilities as client.RtpCapabilities;
     const publisher = await createWrtcDevice(rtpCapabilities);

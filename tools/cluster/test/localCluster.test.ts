@@ -2,9 +2,8 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnProcess, tcpRequest } from '@trellis/testkit';
+import { queryPostgres, spawnProcess, tcpRequest } from '@trellis/testkit';
 import getPort from 'get-port';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLocalCluster } from '../src/localCluster';
 import type { Progress } from '../src/progress';
@@ -22,16 +21,6 @@ function recordingProgress(): Progress & { lines: string[] } {
   };
 }
 
-async function query(url: string, sql: string): Promise<unknown[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
 describe('the local cluster behind ./trellis run', () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'trellis-cluster-test-'));
   // Reachable by the postgres user (as a checkout is), so PostgreSQL's data stays inside it.
@@ -46,13 +35,16 @@ describe('the local cluster behind ./trellis run', () => {
     expect(first.parts.map((p) => p.name)).toEqual(['redis', 'postgres']);
     expect(first.env.DATABASE_URL).toBe(`postgresql://postgres@127.0.0.1:${postgresPort}/trellis`);
     expect(await tcpRequest('127.0.0.1', redisPort, 'SET kept yes')).toContain('+OK');
-    await query(first.env.DATABASE_URL!, 'CREATE TABLE kept (v text); INSERT INTO kept VALUES ($$yes$$)');
+    await queryPostgres(
+      first.env.DATABASE_URL!,
+      'CREATE TABLE kept (v text); INSERT INTO kept VALUES ($$yes$$)',
+    );
     await first.stop();
     await expect(tcpRequest('127.0.0.1', redisPort, 'PING', 300)).rejects.toThrow();
 
     const second = await startLocalCluster({ stateDir, redisPort, postgresPort, progress });
     expect(await tcpRequest('127.0.0.1', redisPort, 'GET kept')).toContain('yes');
-    expect(await query(second.env.DATABASE_URL!, 'SELECT v FROM kept')).toEqual([{ v: 'yes' }]);
+    expect(await queryPostgres(second.env.DATABASE_URL!, 'SELECT v FROM kept')).toEqual([{ v: 'yes' }]);
     await second.stop();
     expect(progress.lines.filter((l) => l.startsWith('fail'))).toEqual([]);
   }, 60_000);
@@ -94,7 +86,7 @@ describe('the local cluster behind ./trellis run', () => {
     expect(cli.output).toContain('postgres stopped');
     await expect(tcpRequest('127.0.0.1', redisPort, 'PING', 300)).rejects.toThrow();
     await expect(
-      query(`postgresql://postgres@127.0.0.1:${postgresPort}/trellis`, 'SELECT 1'),
+      queryPostgres(`postgresql://postgres@127.0.0.1:${postgresPort}/trellis`, 'SELECT 1'),
     ).rejects.toThrow();
   }, 60_000);
 });

@@ -1,13 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import {
-  type EventDef,
-  type EventEnvelope,
-  type PayloadInputOf,
-  type PayloadOf,
-  validationError,
-} from '@trellis/protocol';
+import { type EventDef, type PayloadInputOf, type PayloadOf, validationError } from '@trellis/protocol';
 import type { Logger } from 'pino';
-import { decodeEvent } from '../codec';
+import { decodeEvent, eventEnvelope, eventMeta } from '../codec';
 import type { DeadLetterSink } from '../deadLetters';
 import type { Broadcaster, EventHandler, Unsubscribe } from '../interfaces';
 import type { BusKeys } from '../keys';
@@ -45,17 +38,7 @@ export class RedisBroadcaster implements Broadcaster {
   ): Promise<void> {
     const parsed = def.payload.safeParse(payload);
     if (!parsed.success) throw validationError(parsed.error, `${def.type} broadcast`);
-    const envelope: EventEnvelope = {
-      id: randomUUID(),
-      kind: 'event',
-      type: def.type,
-      version: def.version,
-      ts: Date.now(),
-      source: this.#o.nodeId,
-      ...(opts.subject === undefined ? {} : { subject: opts.subject }),
-      ...(opts.correlationId === undefined ? {} : { correlationId: opts.correlationId }),
-      payload: parsed.data,
-    };
+    const envelope = eventEnvelope(def, parsed.data, this.#o.nodeId, opts);
     await this.#o.redis.publish(this.#o.keys.broadcastChannel(def.type), JSON.stringify(envelope));
     this.#o.metrics.broadcasts.inc({ type: def.type, direction: 'out' });
   }
@@ -73,14 +56,7 @@ export class RedisBroadcaster implements Broadcaster {
       if (!payload.success) return deadLetter(`invalid payload: ${validationError(payload.error).message}`);
       this.#o.metrics.broadcasts.inc({ type: def.type, direction: 'in' });
       try {
-        await handler(payload.data as PayloadOf<E>, {
-          id: event.id,
-          type: event.type,
-          source: event.source,
-          ts: event.ts,
-          subject: event.subject,
-          correlationId: event.correlationId,
-        });
+        await handler(payload.data as PayloadOf<E>, eventMeta(event));
       } catch (error) {
         this.#o.logger.error({ err: error, type: def.type }, 'broadcast handler failed');
       }

@@ -70,14 +70,7 @@ export class RedisCommandServer implements CommandReceiver {
       consumer: `${options.nodeId}:${process.pid}:${randomUUID().slice(0, 8)}`,
       streams: () => [this.#stream],
       handle: (entry) => this.#onEntry(entry),
-      poison: (entry, deliveries) =>
-        options.deadLetters.send({
-          origin: entry.stream,
-          originKind: 'command',
-          entryId: entry.id,
-          reason: `poison: delivered ${deliveries} times`,
-          raw: fieldOf(entry.fields),
-        }),
+      poison: (entry, deliveries) => options.deadLetters.poison('command', entry, deliveries),
       logger: options.logger,
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       ...(options.claimIdleMs === undefined ? {} : { claimIdleMs: options.claimIdleMs }),

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { type EventDef, type EventEnvelope, type PayloadInputOf, validationError } from '@trellis/protocol';
-import { FIELD } from '../codec';
+import { type EventDef, type PayloadInputOf, validationError } from '@trellis/protocol';
+import { eventEnvelope, FIELD } from '../codec';
 import type { AppendOptions, EventSink } from '../interfaces';
 import type { BusKeys } from '../keys';
 import type { BusMetrics } from '../metrics';
@@ -34,17 +33,7 @@ export class RedisEventSink implements EventSink {
     const parsed = def.payload.safeParse(payload);
     if (!parsed.success) throw validationError(parsed.error, `${def.type} event`);
     const { redis, keys, nodeId, metrics, maxLen = 10_000 } = this.#o;
-    const envelope: EventEnvelope = {
-      id: randomUUID(),
-      kind: 'event',
-      type: def.type,
-      version: def.version,
-      ts: Date.now(),
-      source: nodeId,
-      subject,
-      ...(opts.correlationId === undefined ? {} : { correlationId: opts.correlationId }),
-      payload: parsed.data,
-    };
+    const envelope = eventEnvelope(def, parsed.data, nodeId, { subject, correlationId: opts.correlationId });
     const entryId = await redis.xadd(
       keys.eventStream(subject),
       'MAXLEN',

@@ -1,6 +1,6 @@
 import { Catalog, type EventDef, validationError } from '@trellis/protocol';
 import type { Logger } from 'pino';
-import { decodeEvent, fieldOf } from '../codec';
+import { decodeEvent, eventMeta, fieldOf } from '../codec';
 import type { DeadLetterSink } from '../deadLetters';
 import type { EventHandler, EventSource } from '../interfaces';
 import type { BusKeys } from '../keys';
@@ -51,14 +51,7 @@ export class RedisEventSource implements EventSource {
       consumer: options.consumer,
       streams: () => [...this.#streams],
       handle: (entry) => this.#onEntry(entry),
-      poison: (entry, deliveries) =>
-        options.deadLetters.send({
-          origin: entry.stream,
-          originKind: 'event',
-          entryId: entry.id,
-          reason: `poison: delivered ${deliveries} times`,
-          raw: fieldOf(entry.fields),
-        }),
+      poison: (entry, deliveries) => options.deadLetters.poison('event', entry, deliveries),
       logger: options.logger,
       ordered: true,
       createStreams: false,
@@ -125,14 +118,7 @@ export class RedisEventSource implements EventSource {
     const def = this.#catalog.get(event.type, event.version)!;
     const payload = def.payload.safeParse(event.payload);
     if (!payload.success) return deadLetter(`invalid payload: ${validationError(payload.error).message}`);
-    await handler(payload.data, {
-      id: event.id,
-      type: event.type,
-      source: event.source,
-      ts: event.ts,
-      subject: event.subject,
-      correlationId: event.correlationId,
-    });
+    await handler(payload.data, eventMeta(event));
     this.#o.metrics.eventsConsumed.inc({ type: event.type, outcome: 'ok' });
   }
 }

@@ -1,2 +1,3 @@
+export * from './mediasoupWorker';
 export * from './rtp';
 export * from './wrtc';

@@ -212,3 +212,18 @@ function reachableDir(dir: string, user: { uid?: number }): string {
     if (current === dirname(current)) return dir;
   }
 }
+
+/** One query on a fresh connection: for tests that check what landed in a database. */
+export async function queryPostgres<Row = Record<string, unknown>>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<Row[]> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as Row[];
+  } finally {
+    await client.end();
+  }
+}

@@ -2,11 +2,10 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import getPort from 'get-port';
-import { type ManagedProcess, spawnProcess } from '../process';
-import { StopWaiting, waitFor } from '../waitFor';
+import type { ManagedProcess } from '../process';
 import { dockerEngineAvailable } from './containers';
 import { findBinary } from './findBinary';
-import { tcpRequest } from './tcp';
+import { REDIS_HOST, spawnRedis } from './redisProcess';
 
 export interface RedisServer {
   readonly url: string;
@@ -84,44 +83,22 @@ async function startContainer(opts: RedisOptions): Promise<RedisServer> {
 
 async function startLocal(opts: RedisOptions): Promise<RedisServer> {
   const binary = findBinary('redis-server', ['/usr/bin/redis-server', '/usr/local/bin/redis-server']);
-  const host = '127.0.0.1';
+  const host = REDIS_HOST;
   const port = opts.port ?? (await getPort({ host }));
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'trellis-redis-'));
   mkdirSync(dir, { recursive: true });
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    host,
-    '--dir',
+  const settings = {
+    port,
     dir,
-    '--save',
-    '',
-    '--appendonly',
-    opts.appendOnly ? 'yes' : 'no',
-    '--appendfsync',
-    'everysec',
-    '--protected-mode',
-    'no',
-    '--daemonize',
-    'no',
-    '--loglevel',
-    'warning',
-  ];
+    appendonly: opts.appendOnly ? 'yes' : 'no',
+    appendfsync: 'everysec',
+  };
   let proc: ManagedProcess | undefined;
 
   const start = async () => {
     if (proc?.running) return;
-    proc = spawnProcess(binary, args, { name: `redis-server:${port}` });
-    const current = proc;
-    await waitFor(
-      async () => {
-        if (!current.running) throw new StopWaiting(`redis-server exited:\n${current.output}`);
-        return (await tcpRequest(host, port, 'PING')).startsWith('+PONG');
-      },
-      { timeoutMs: 10_000, what: `redis-server on ${port}` },
-    );
+    proc = await spawnRedis(binary, settings);
   };
   await start();
 

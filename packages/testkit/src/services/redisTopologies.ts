@@ -4,30 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import getPort from 'get-port';
-import { type ManagedProcess, spawnProcess } from '../process';
-import { StopWaiting, waitFor } from '../waitFor';
+import type { ManagedProcess } from '../process';
+import { waitFor } from '../waitFor';
 import { findBinary } from './findBinary';
+import { REDIS_HOST, spawnRedis } from './redisProcess';
 import { tcpRequest } from './tcp';
 
 const run = promisify(execFile);
-const HOST = '127.0.0.1';
-
-interface Node {
-  port: number;
-  proc: ManagedProcess;
-}
-
-async function startNode(binary: string, args: string[], port: number, name: string): Promise<Node> {
-  const proc = spawnProcess(binary, args, { name });
-  await waitFor(
-    async () => {
-      if (!proc.running) throw new StopWaiting(`${name} exited:\n${proc.output}`);
-      return (await tcpRequest(HOST, port, 'PING')).startsWith('+PONG');
-    },
-    { timeoutMs: 10_000, what: name },
-  );
-  return { port, proc };
-}
+const HOST = REDIS_HOST;
 
 export interface RedisCluster {
   readonly nodes: { host: string; port: number }[];
@@ -39,7 +23,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   const binary = findBinary('redis-server', ['/usr/bin/redis-server']);
   const cli = findBinary('redis-cli', ['/usr/bin/redis-cli']);
   const dir = mkdtempSync(join(tmpdir(), 'trellis-redis-cluster-'));
-  const nodes: Node[] = [];
+  const nodes: Array<{ port: number; proc: ManagedProcess }> = [];
   const stop = async () => {
     for (const node of nodes) await node.proc.stop('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
@@ -47,29 +31,15 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   try {
     for (let i = 0; i < masters; i++) {
       const port = await getPort({ host: HOST });
-      const args = [
-        '--port',
-        String(port),
-        '--bind',
-        HOST,
-        '--dir',
+      const settings = {
+        port,
         dir,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        `nodes-${port}.conf`,
-        '--cluster-node-timeout',
-        '2000',
-        '--protected-mode',
-        'no',
-        '--loglevel',
-        'warning',
-      ];
-      nodes.push(await startNode(binary, args, port, `redis-cluster:${port}`));
+        appendonly: 'no',
+        'cluster-enabled': 'yes',
+        'cluster-config-file': `nodes-${port}.conf`,
+        'cluster-node-timeout': 2000,
+      };
+      nodes.push({ port, proc: await spawnRedis(binary, settings) });
     }
     await run(cli, [
       '--cluster',
@@ -114,37 +84,14 @@ export async function startRedisSentinel(): Promise<RedisSentinelSetup> {
     for (const proc of [...procs].reverse()) await proc.stop('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   };
-  const base = (port: number) => [
-    '--port',
-    String(port),
-    '--bind',
-    HOST,
-    '--dir',
-    dir,
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dbfilename',
-    `dump-${port}.rdb`,
-    '--protected-mode',
-    'no',
-    '--loglevel',
-    'warning',
-  ];
+  const base = (port: number) => ({ port, dir, appendonly: 'no', dbfilename: `dump-${port}.rdb` });
   try {
     const masterPort = await getPort({ host: HOST });
     const replicaPort = await getPort({ host: HOST });
     const sentinelPort = await getPort({ host: HOST });
-    const master = await startNode(binary, base(masterPort), masterPort, `redis-master:${masterPort}`);
-    procs.push(master.proc);
-    const replica = await startNode(
-      binary,
-      [...base(replicaPort), '--replicaof', HOST, String(masterPort)],
-      replicaPort,
-      `redis-replica:${replicaPort}`,
-    );
-    procs.push(replica.proc);
+    const master = await spawnRedis(binary, base(masterPort));
+    procs.push(master);
+    procs.push(await spawnRedis(binary, { ...base(replicaPort), replicaof: `${HOST} ${masterPort}` }));
     // Sentinel rewrites its config file, so it gets one of its own.
     const config = join(dir, 'sentinel.conf');
     writeFileSync(
@@ -160,13 +107,9 @@ export async function startRedisSentinel(): Promise<RedisSentinelSetup> {
         '',
       ].join('\n'),
     );
-    const sentinel = await startNode(
-      binary,
-      [config, '--sentinel'],
-      sentinelPort,
-      `redis-sentinel:${sentinelPort}`,
+    procs.push(
+      await spawnRedis(binary, { port: sentinelPort }, { leadingArgs: [config, '--sentinel'], bare: true }),
     );
-    procs.push(sentinel.proc);
     await waitFor(
       async () => (await tcpRequest(HOST, masterPort, 'INFO replication')).includes('connected_slaves:1'),
       {
@@ -177,7 +120,7 @@ export async function startRedisSentinel(): Promise<RedisSentinelSetup> {
       sentinels: [{ host: HOST, port: sentinelPort }],
       name,
       masterPort,
-      killMaster: () => master.proc.kill(),
+      killMaster: () => master.kill(),
       stop,
     };
   } catch (error) {
