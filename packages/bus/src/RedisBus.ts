@@ -11,6 +11,7 @@ import { RedisCommandClient } from './redis/RedisCommandClient';
 import { RedisCommandServer } from './redis/RedisCommandServer';
 import { RedisEventSink } from './redis/RedisEventSink';
 import { RedisEventSource } from './redis/RedisEventSource';
+import { RedisNodeRegistry } from './registry/RedisNodeRegistry';
 
 export interface RedisBusOptions {
   nodeId: string;
@@ -40,6 +41,7 @@ export class RedisBus {
   readonly commands: RedisCommandClient;
   readonly events: RedisEventSink;
   readonly broadcast: RedisBroadcaster;
+  readonly registry: RedisNodeRegistry;
   readonly #o: RedisBusOptions;
   readonly #redis: RedisClient;
   readonly #subscriber: RedisClient;
@@ -67,6 +69,7 @@ export class RedisBus {
       ...(options.requestTimeoutMs === undefined ? {} : { defaultTimeoutMs: options.requestTimeoutMs }),
     });
     this.events = new RedisEventSink(common);
+    this.registry = new RedisNodeRegistry(this.#redis, this.keys, options.logger);
     this.broadcast = new RedisBroadcaster({
       ...common,
       subscriber: this.#subscriber,

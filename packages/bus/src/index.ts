@@ -11,3 +11,6 @@ export * from './redis/RedisCommandServer';
 export * from './redis/RedisEventSink';
 export * from './redis/RedisEventSource';
 export * from './redis/StreamGroupReader';
+export * from './registry/NodeHeartbeat';
+export * from './registry/NodeRegistry';
+export * from './registry/RedisNodeRegistry';

@@ -44,6 +44,14 @@ export class BusKeys {
     return `${this.prefix}bc:${type}`;
   }
 
+  node(nodeId: string): string {
+    return `${this.prefix}node:{${nodeId}}`;
+  }
+
+  nodes(): string {
+    return `${this.prefix}nodes`;
+  }
+
   deadLetters(): string {
     return `${this.prefix}dead-letters`;
   }

@@ -2,3 +2,4 @@ export * from './bus/node';
 export * from './catalog';
 export * from './envelope';
 export * from './errors';
+export * from './sfu/index';

@@ -26,3 +26,35 @@ export const NodeStateChanged = defineEvent({
   type: 'node.state-changed',
   payload: z.object({ nodeId: z.string(), kind: NodeKind, state: NodeState, region: z.string() }),
 });
+
+/** One mediasoup worker's share of a node's load; cpuPercent from getResourceUsage over the last beat. */
+export const WorkerLoad = z.object({
+  pid: z.number().int(),
+  routers: z.number().int().nonnegative(),
+  transports: z.number().int().nonnegative(),
+  producers: z.number().int().nonnegative(),
+  consumers: z.number().int().nonnegative(),
+  cpuPercent: z.number().nonnegative(),
+});
+export type WorkerLoad = z.infer<typeof WorkerLoad>;
+
+/** Where a worker's WebRtcServer listens, and the address clients are told to use. */
+export const RtcListen = z.object({
+  ip: z.string(),
+  announcedAddress: z.string().optional(),
+  udpPort: z.number().int(),
+  tcpPort: z.number().int(),
+});
+
+/** What a node publishes in its heartbeat key; node selection reads it. */
+export const NodeInfo = z.object({
+  nodeId: z.string(),
+  kind: NodeKind,
+  region: z.string(),
+  state: NodeState,
+  startedAt: z.number().int(),
+  updatedAt: z.number().int(),
+  rtc: z.array(RtcListen).default([]),
+  workers: z.array(WorkerLoad).default([]),
+});
+export type NodeInfo = z.infer<typeof NodeInfo>;

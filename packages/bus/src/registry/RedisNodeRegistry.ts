@@ -1,0 +1,58 @@
+import { NodeInfo } from '@trellis/protocol';
+import type { Logger } from 'pino';
+import type { BusKeys } from '../keys';
+import type { RedisClient } from '../redis/connection';
+import type { NodeRegistry } from './NodeRegistry';
+
+/** `node:{id}` keys with a TTL, indexed by the `nodes` set (keys can't be listed cheaply). */
+export class RedisNodeRegistry implements NodeRegistry {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: BusKeys,
+    private readonly logger: Logger,
+  ) {}
+
+  async publish(info: NodeInfo, ttlMs: number): Promise<void> {
+    await Promise.all([
+      this.redis.set(this.keys.node(info.nodeId), JSON.stringify(info), 'PX', ttlMs),
+      this.redis.sadd(this.keys.nodes(), info.nodeId),
+    ]);
+  }
+
+  async remove(nodeId: string): Promise<void> {
+    await Promise.all([this.redis.del(this.keys.node(nodeId)), this.redis.srem(this.keys.nodes(), nodeId)]);
+  }
+
+  async get(nodeId: string): Promise<NodeInfo | undefined> {
+    return this.#parse(nodeId, await this.redis.get(this.keys.node(nodeId)));
+  }
+
+  async list(): Promise<NodeInfo[]> {
+    const ids = await this.redis.smembers(this.keys.nodes());
+    // One GET per node rather than MGET: on Redis Cluster the keys live in different slots.
+    const raws = await Promise.all(ids.map((id) => this.redis.get(this.keys.node(id))));
+    const live: NodeInfo[] = [];
+    const expired: string[] = [];
+    ids.forEach((id, i) => {
+      const info = this.#parse(id, raws[i] ?? null);
+      if (info) live.push(info);
+      else expired.push(id);
+    });
+    if (expired.length > 0) await this.redis.srem(this.keys.nodes(), ...expired);
+    return live.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+  }
+
+  #parse(nodeId: string, raw: string | null): NodeInfo | undefined {
+    if (raw === null) return undefined;
+    try {
+      return NodeInfo.parse(JSON.parse(raw));
+    } catch (error) {
+      // A node of another version may write fields we can't read: skip it, don't fail the listing.
+      this.logger.warn(
+        { nodeId, err: error instanceof Error ? error.message : error },
+        'unreadable node entry',
+      );
+      return undefined;
+    }
+  }
+}
