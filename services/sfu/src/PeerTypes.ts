@@ -1,0 +1,28 @@
+import type { types } from 'mediasoup';
+
+export interface TransportAppData extends types.AppData {
+  direction: 'send' | 'recv';
+}
+
+export interface CreateTransportOptions {
+  direction: 'send' | 'recv';
+  preferTcp: boolean;
+  enableSctp: boolean;
+  appData?: Record<string, unknown>;
+}
+
+export interface ProduceOptions {
+  transportId: string;
+  kind: types.MediaKind;
+  rtpParameters: types.RtpParameters;
+  paused: boolean;
+  appData?: Record<string, unknown>;
+}
+
+export interface ConsumeOptions {
+  transportId: string;
+  producerId: string;
+  rtpCapabilities: types.RtpCapabilities;
+  preferredLayers?: types.ConsumerLayers;
+  appData?: Record<string, unknown>;
+}

@@ -1,0 +1,197 @@
+import { NodeHeartbeat, type RedisBus, type RedisCommandServer } from '@trellis/bus';
+import type { SfuConfig } from '@trellis/config';
+import { type NodeInfo, type NodeState, TrellisError, WorkerDied } from '@trellis/protocol';
+import type { MetricsRegistry } from '@trellis/telemetry';
+import type { Logger } from 'pino';
+import { serveSfuCommands } from './commands';
+import { observeSfuMetrics } from './metrics';
+import { Room } from './Room';
+import { publishRoomEvents } from './RoomEventPublisher';
+import type { WorkerHandle } from './WorkerHandle';
+import { WorkerPool } from './WorkerPool';
+
+export interface SfuNodeOptions {
+  config: SfuConfig;
+  bus: RedisBus;
+  logger: Logger;
+  metrics: MetricsRegistry;
+}
+
+/**
+ * The media node: its worker pool, its rooms, the command server on `cmd:{nodeId}` and the
+ * heartbeat that announces it. Lifecycle: create() → start() (serving) → close() (stopped), and
+ * every room closes with the node.
+ */
+export class SfuNode {
+  readonly nodeId: string;
+  readonly #o: SfuNodeOptions;
+  readonly #pool: WorkerPool;
+  readonly #rooms = new Map<string, Room>();
+  readonly #creating = new Map<string, Promise<Room>>();
+  /** Rooms closed by a worker's death, by its pid, until the death is broadcast. */
+  readonly #orphaned = new Map<number, string[]>();
+  readonly #heartbeat: NodeHeartbeat;
+  readonly #startedAt = Date.now();
+  #server: RedisCommandServer | undefined;
+  #state: NodeState = 'starting';
+
+  private constructor(options: SfuNodeOptions, pool: WorkerPool) {
+    this.#o = options;
+    this.nodeId = options.config.nodeId;
+    this.#pool = pool;
+    this.#heartbeat = new NodeHeartbeat({
+      registry: options.bus.registry,
+      describe: () => this.describe(),
+      intervalMs: options.config.heartbeat.intervalMs,
+      ttlMs: options.config.heartbeat.ttlMs,
+      logger: options.logger,
+    });
+    pool.on('workerdied', (dead, replacement) => void this.#reportWorkerDeath(dead, replacement));
+  }
+
+  static async create(options: SfuNodeOptions): Promise<SfuNode> {
+    const { config } = options;
+    const pool = await WorkerPool.create(
+      {
+        workers: config.workers,
+        listenIp: config.rtc.listenIp,
+        ports: config.rtc.ports,
+        maxConsumersPerWorker: config.maxConsumersPerWorker,
+        ...(config.rtc.announcedAddress === undefined
+          ? {}
+          : { announcedAddress: config.rtc.announcedAddress }),
+      },
+      options.logger,
+    );
+    return new SfuNode(options, pool);
+  }
+
+  get state(): NodeState {
+    return this.#state;
+  }
+
+  get rooms(): ReadonlyMap<string, Room> {
+    return this.#rooms;
+  }
+
+  get pool(): WorkerPool {
+    return this.#pool;
+  }
+
+  async start(): Promise<void> {
+    observeSfuMetrics(this, this.#o.metrics);
+    this.#server = this.#o.bus.serveCommands(this.nodeId, { concurrency: 128 });
+    serveSfuCommands(this.#server, this);
+    await this.#server.start();
+    this.#state = 'serving';
+    await this.#heartbeat.start();
+    this.#o.logger.info(
+      { workers: this.#pool.handles.map((h) => ({ pid: h.pid, port: h.listen.port })) },
+      'sfu node serving',
+    );
+  }
+
+  findRoom(roomId: string): Room | undefined {
+    return this.#rooms.get(roomId);
+  }
+
+  room(roomId: string): Room {
+    const room = this.#rooms.get(roomId);
+    if (!room)
+      throw new TrellisError('ROOM_NOT_FOUND', 'no such room on this node', { roomId, nodeId: this.nodeId });
+    return room;
+  }
+
+  /** Concurrent first commands of one room create one Router, not several. */
+  async getOrCreateRoom(roomId: string): Promise<Room> {
+    if (this.#state !== 'serving')
+      throw new TrellisError('NODE_DRAINING', 'node is not taking rooms', {
+        nodeId: this.nodeId,
+        state: this.#state,
+      });
+    const existing = this.#rooms.get(roomId);
+    if (existing) return existing;
+    let creating = this.#creating.get(roomId);
+    if (!creating) {
+      creating = Room.create(
+        roomId,
+        this.#pool,
+        {
+          initialAvailableOutgoingBitrate: this.#o.config.initialOutgoingBitrate,
+          maxIncomingBitrate: this.#o.config.maxIncomingBitrate,
+        },
+        this.#o.logger,
+      ).then((room) => this.#adopt(room));
+      this.#creating.set(roomId, creating);
+      void creating.finally(() => this.#creating.delete(roomId)).catch(() => {});
+    }
+    return creating;
+  }
+
+  /** The registry entry: what node selection sees of this node. */
+  async describe(): Promise<NodeInfo> {
+    const { config } = this.#o;
+    const workers = await Promise.all(
+      this.#pool.handles.map(async (h) => ({
+        pid: h.pid,
+        ...h.counts,
+        cpuPercent: Math.round((await h.sampleCpu().catch(() => 0)) * 10) / 10,
+      })),
+    );
+    return {
+      nodeId: this.nodeId,
+      kind: 'sfu',
+      region: config.region,
+      state: this.#state,
+      startedAt: this.#startedAt,
+      updatedAt: Date.now(),
+      rtc: this.#pool.handles.map((h) => ({
+        ip: h.listen.ip,
+        ...(h.listen.announcedAddress === undefined ? {} : { announcedAddress: h.listen.announcedAddress }),
+        udpPort: h.listen.port,
+        tcpPort: h.listen.port,
+      })),
+      workers,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    await this.#server?.close();
+    for (const room of [...this.#rooms.values()]) room.close('node-stopping');
+    await this.#heartbeat.stop();
+    this.#pool.close();
+  }
+
+  #adopt(room: Room): Room {
+    this.#rooms.set(room.roomId, room);
+    publishRoomEvents(room, this.#o.bus.events, this.nodeId, this.#o.logger);
+    room.once('close', (reason) => {
+      this.#rooms.delete(room.roomId);
+      if (reason === 'worker-died') {
+        for (const { handle } of room.routers) {
+          if (handle.closed)
+            this.#orphaned.set(handle.pid, [...(this.#orphaned.get(handle.pid) ?? []), room.roomId]);
+        }
+      }
+    });
+    return room;
+  }
+
+  async #reportWorkerDeath(dead: WorkerHandle, replacement: WorkerHandle | undefined): Promise<void> {
+    const roomIds = this.#orphaned.get(dead.pid) ?? [];
+    this.#orphaned.delete(dead.pid);
+    try {
+      await this.#o.bus.broadcast.publish(WorkerDied, {
+        nodeId: this.nodeId,
+        workerPid: dead.pid,
+        ...(replacement ? { replacementPid: replacement.pid } : {}),
+        roomIds,
+      });
+      await this.#heartbeat.beat();
+    } catch (error) {
+      this.#o.logger.error({ err: String(error) }, 'could not report a worker death');
+    }
+  }
+}

@@ -1,0 +1,30 @@
+// SFU node: reads its config, wires the bus, telemetry and the node, and stops cleanly on signals.
+import { RedisBus } from '@trellis/bus';
+import { loadConfig, sfuConfig } from '@trellis/config';
+import { createLogger, createMetricsRegistry, startMetricsServer } from '@trellis/telemetry';
+import { SfuNode } from './SfuNode';
+
+const config = loadConfig(sfuConfig);
+const logger = createLogger({ service: 'sfu', nodeId: config.nodeId, level: config.logLevel });
+const metrics = createMetricsRegistry({ service: 'sfu', nodeId: config.nodeId });
+const bus = await RedisBus.connect({ nodeId: config.nodeId, redis: config.redis, logger, metrics });
+const node = await SfuNode.create({ config, bus, logger, metrics });
+const metricsServer = await startMetricsServer({
+  registry: metrics.registry,
+  port: config.metricsPort,
+  healthCheck: () => node.state === 'serving',
+});
+await node.start();
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'sfu node stopping');
+  await node.close();
+  await bus.close();
+  await metricsServer.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));

@@ -1,0 +1,34 @@
+import type { MetricsRegistry } from '@trellis/telemetry';
+import type { SfuNode } from './SfuNode';
+
+/**
+ * Node gauges are read at scrape time from the live objects (no bookkeeping to drift); counters
+ * count what happened.
+ */
+export function observeSfuMetrics(node: SfuNode, metrics: MetricsRegistry): void {
+  const perWorker = (name: string, help: string, read: (i: number) => number) => {
+    metrics.gauge(name, help, ['worker'], {
+      collect() {
+        this.reset();
+        node.pool.handles.forEach((handle, i) => this.set({ worker: String(handle.index) }, read(i)));
+      },
+    });
+  };
+  const counts = (i: number) => node.pool.handles[i]!.counts;
+  perWorker('sfu_routers', 'mediasoup routers per worker', (i) => counts(i).routers);
+  perWorker('sfu_transports', 'WebRTC and pipe transports per worker', (i) => counts(i).transports);
+  perWorker('sfu_producers', 'Producers per worker', (i) => counts(i).producers);
+  perWorker('sfu_consumers', 'Consumers per worker', (i) => counts(i).consumers);
+  perWorker(
+    'sfu_worker_cpu_percent',
+    'Worker CPU over the last heartbeat, percent of one core',
+    (i) => node.pool.handles[i]!.cpuPercent,
+  );
+  metrics.gauge('sfu_rooms', 'Rooms on this node', [], {
+    collect() {
+      this.set(node.rooms.size);
+    },
+  });
+  const deaths = metrics.counter('sfu_worker_deaths_total', 'mediasoup workers that died and were replaced');
+  node.pool.on('workerdied', () => deaths.inc());
+}

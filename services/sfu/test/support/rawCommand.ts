@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+import type { RedisBus } from '@trellis/bus';
+import { type ErrorCode, ReplyEnvelope, TrellisError } from '@trellis/protocol';
+import { waitFor } from '@trellis/testkit';
+
+/**
+ * Sends a command envelope with an arbitrary payload straight onto the node's command stream, as a
+ * buggy or hostile sender could: the bus client validates what it sends, so malformed input has to
+ * bypass it to reach the sfu at all. Resolves with the reply's result; rejects with its TrellisError.
+ */
+export async function sendRawCommand(
+  bus: RedisBus,
+  target: string,
+  type: string,
+  payload: unknown,
+  timeoutMs = 10_000,
+): Promise<unknown> {
+  const inbox = bus.keys.replyStream(`raw:${randomUUID()}`);
+  const id = randomUUID();
+  const now = Date.now();
+  const envelope = {
+    id,
+    kind: 'command',
+    type,
+    version: 1,
+    ts: now,
+    source: 'sfu-test-raw',
+    correlationId: id,
+    replyTo: inbox,
+    deadline: now + timeoutMs,
+    payload,
+  };
+  await bus.redis.xadd(bus.keys.commandStream(target), '*', 'm', JSON.stringify(envelope));
+  try {
+    const entries = await waitFor(
+      async () => {
+        const found = await bus.redis.xrange(inbox, '-', '+');
+        return found.length > 0 ? found : undefined;
+      },
+      { timeoutMs, what: `a reply to raw ${type}` },
+    );
+    const fields = entries[0]![1];
+    const reply = ReplyEnvelope.parse(JSON.parse(fields[fields.indexOf('m') + 1] ?? 'null'));
+    if (!reply.ok) throw TrellisError.fromBody(reply.error);
+    return reply.result;
+  } finally {
+    await bus.redis.del(inbox);
+  }
+}
+
+/** The error code a rejected promise carries, or a marker saying it didn't reject with a TrellisError. */
+export async function errorCodeOf(promise: Promise<unknown>): Promise<ErrorCode | string> {
+  try {
+    const value = await promise;
+    return `resolved: ${JSON.stringify(value).slice(0, 200)}`;
+  } catch (error) {
+    return error instanceof TrellisError ? error.code : `non-Trellis error: ${String(error)}`;
+  }
+}
