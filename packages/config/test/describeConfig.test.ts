@@ -33,7 +33,7 @@ describe('describeConfig', () => {
 
   it('reports defaults, computed defaults and secrets', () => {
     const sfu = Object.fromEntries(describeConfig(sfuConfig).map((v) => [v.name, v]));
-    expect(sfu.SFU_RTC_PORT).toMatchObject({ default: '40000', required: false, secret: false });
+    expect(sfu.SFU_RTC_PORT).toMatchObject({ default: '20000', required: false, secret: false });
     expect(sfu.SFU_WORKERS?.default).toBe('number of CPUs');
     expect(sfu.REDIS_KEY_PREFIX?.default).toBe('trellis:');
     expect(sfu.REDIS_SENTINELS?.default).toBeUndefined();

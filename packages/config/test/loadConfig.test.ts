@@ -29,7 +29,7 @@ describe('defaults', () => {
     expect(sfu.redis).toEqual({ mode: 'single', url: 'redis://127.0.0.1:6379', keyPrefix: 'trellis:' });
     expect(sfu.rtc.listenIp).toBe('127.0.0.1');
     expect(sfu.rtc.announcedAddress).toBeUndefined();
-    expect(sfu.rtc.basePort).toBe(40000);
+    expect(sfu.rtc.basePort).toBe(20000);
     expect(sfu.workers).toBeGreaterThanOrEqual(1);
     expect(sfu.rtc.ports).toHaveLength(sfu.workers);
     expect(sfu.maxConsumersPerWorker).toBe(500);
@@ -58,7 +58,7 @@ describe('defaults', () => {
   });
 
   it('treats empty strings as unset', () => {
-    expect(loadConfig(sfuConfig, { SFU_RTC_PORT: '', LOG_LEVEL: ' ' }).rtc.basePort).toBe(40000);
+    expect(loadConfig(sfuConfig, { SFU_RTC_PORT: '', LOG_LEVEL: ' ' }).rtc.basePort).toBe(20000);
   });
 
   it('reads process.env when no env is passed', () => {

@@ -7,14 +7,21 @@ import { SfuNode } from './SfuNode';
 const config = loadConfig(sfuConfig);
 const logger = createLogger({ service: 'sfu', nodeId: config.nodeId, level: config.logLevel });
 const metrics = createMetricsRegistry({ service: 'sfu', nodeId: config.nodeId });
-const bus = await RedisBus.connect({ nodeId: config.nodeId, redis: config.redis, logger, metrics });
-const node = await SfuNode.create({ config, bus, logger, metrics });
-const metricsServer = await startMetricsServer({
-  registry: metrics.registry,
-  port: config.metricsPort,
-  healthCheck: () => node.state === 'serving',
+const { bus, node, metricsServer } = await (async () => {
+  const bus = await RedisBus.connect({ nodeId: config.nodeId, redis: config.redis, logger, metrics });
+  const node = await SfuNode.create({ config, bus, logger, metrics });
+  const metricsServer = await startMetricsServer({
+    registry: metrics.registry,
+    port: config.metricsPort,
+    healthCheck: () => node.state === 'serving',
+  });
+  await node.start();
+  return { bus, node, metricsServer };
+})().catch((error: unknown) => {
+  // A port in use or a missing worker binary: say so in one line an operator can act on.
+  logger.fatal({ err: error instanceof Error ? error.message : String(error) }, 'sfu node failed to start');
+  process.exit(1);
 });
-await node.start();
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {

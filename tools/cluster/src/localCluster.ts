@@ -1,5 +1,11 @@
-import { join } from 'node:path';
-import { type PostgresServer, startPostgres, startRedis } from '@trellis/testkit';
+import { join, resolve } from 'node:path';
+import {
+  type ManagedProcess,
+  type PostgresServer,
+  spawnProcess,
+  startPostgres,
+  startRedis,
+} from '@trellis/testkit';
 import pg from 'pg';
 import type { Progress } from './progress';
 
@@ -8,7 +14,13 @@ export interface LocalClusterOptions {
   stateDir: string;
   redisPort: number;
   postgresPort: number;
+  /** SFU nodes to run; node i takes RTC ports from sfuRtcPort + 100·i and metrics on sfuMetricsPort + i. */
+  sfuNodes: number;
+  sfuRtcPort: number;
+  sfuMetricsPort: number;
   progress: Progress;
+  /** Copy the services' log lines to the terminal. */
+  echoLogs?: boolean;
 }
 
 /** A part of the cluster, started in order and stopped in reverse. */
@@ -25,10 +37,11 @@ export interface RunningCluster {
 }
 
 const DATABASE = 'trellis';
+const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 
 /**
- * Starts the local cluster. Later issues add the services (signaling, SFU nodes, persister, web)
- * after the data stores, each handed `env`. If any part fails to start, the parts already running
+ * Starts the local cluster: the data stores, then the services (SFU nodes so far; signaling, the
+ * persister and the web app join as they are built), each handed `env`. If any part fails to start, the parts already running
  * are stopped before the error propagates, so a failed start leaves nothing behind.
  */
 export async function startLocalCluster(opts: LocalClusterOptions): Promise<RunningCluster> {
@@ -63,12 +76,59 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Runn
     parts.push({ name: 'postgres', endpoint: databaseUrl, stop: () => postgres.stop() });
 
     const env = { REDIS_URL: redis.url, DATABASE_URL: databaseUrl };
+    for (let i = 0; i < opts.sfuNodes; i++) {
+      const nodeId = `sfu-${i + 1}`;
+      const rtcPort = opts.sfuRtcPort + 100 * i;
+      const metricsPort = opts.sfuMetricsPort + i;
+      const sfu = await timed(progress, `SFU node ${nodeId} (WebRTC on 127.0.0.1:${rtcPort})`, () =>
+        startService({
+          name: nodeId,
+          entry: 'services/sfu/src/main.ts',
+          ready: /"msg":"sfu node serving"/,
+          echo: opts.echoLogs ?? false,
+          env: {
+            ...env,
+            NODE_ID: nodeId,
+            SFU_WORKERS: '1',
+            SFU_RTC_PORT: String(rtcPort),
+            METRICS_PORT: String(metricsPort),
+          },
+        }),
+      );
+      parts.push({
+        name: nodeId,
+        endpoint: `webrtc udp/tcp 127.0.0.1:${rtcPort}, metrics http://127.0.0.1:${metricsPort}/metrics`,
+        stop: () => sfu.stop('SIGTERM'),
+      });
+    }
     return { parts, env, stop: stopAll };
   } catch (error) {
     progress.fail(error instanceof Error ? error.message : String(error));
     await stopAll();
     throw error;
   }
+}
+
+/** A Trellis service from this checkout, run with tsx, ready when its log says so. */
+async function startService(opts: {
+  name: string;
+  entry: string;
+  ready: RegExp;
+  env: Record<string, string>;
+  echo: boolean;
+}): Promise<ManagedProcess> {
+  const proc = spawnProcess(process.execPath, ['--import', 'tsx', join(REPO_ROOT, opts.entry)], {
+    name: opts.name,
+    env: { ...process.env, ...opts.env },
+    echo: opts.echo,
+  });
+  try {
+    await proc.waitForOutput(opts.ready, 60_000);
+  } catch (error) {
+    await proc.stop('SIGKILL');
+    throw error;
+  }
+  return proc;
 }
 
 async function timed<T>(progress: Progress, what: string, start: () => Promise<T>): Promise<T> {

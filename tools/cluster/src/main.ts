@@ -9,6 +9,10 @@ const { values } = parseArgs({
     'state-dir': { type: 'string', default: resolve(import.meta.dirname, '../../../.trellis/cluster') },
     'redis-port': { type: 'string', default: process.env.TRELLIS_REDIS_PORT ?? '6380' },
     'postgres-port': { type: 'string', default: process.env.TRELLIS_POSTGRES_PORT ?? '5433' },
+    'sfu-nodes': { type: 'string', default: '2' },
+    'sfu-rtc-port': { type: 'string', default: '20000' },
+    'sfu-metrics-port': { type: 'string', default: '9465' },
+    quiet: { type: 'boolean', default: false },
   },
 });
 
@@ -17,6 +21,10 @@ const cluster = await startLocalCluster({
   stateDir: values['state-dir'],
   redisPort: Number(values['redis-port']),
   postgresPort: Number(values['postgres-port']),
+  sfuNodes: Number(values['sfu-nodes']),
+  sfuRtcPort: Number(values['sfu-rtc-port']),
+  sfuMetricsPort: Number(values['sfu-metrics-port']),
+  echoLogs: !values.quiet,
   progress,
 }).catch(() => process.exit(1));
 

@@ -21,6 +21,11 @@ function recordingProgress(): Progress & { lines: string[] } {
   };
 }
 
+const noSfu = { sfuNodes: 0, sfuRtcPort: 0, sfuMetricsPort: 0 };
+async function sfuPorts(sfuNodes: number) {
+  return { sfuNodes, sfuRtcPort: await getPort(), sfuMetricsPort: await getPort() };
+}
+
 describe('the local cluster behind ./trellis run', () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'trellis-cluster-test-'));
   // Reachable by the postgres user (as a checkout is), so PostgreSQL's data stays inside it.
@@ -31,8 +36,14 @@ describe('the local cluster behind ./trellis run', () => {
     const redisPort = await getPort();
     const postgresPort = await getPort();
     const progress = recordingProgress();
-    const first = await startLocalCluster({ stateDir, redisPort, postgresPort, progress });
-    expect(first.parts.map((p) => p.name)).toEqual(['redis', 'postgres']);
+    const first = await startLocalCluster({
+      stateDir,
+      redisPort,
+      postgresPort,
+      progress,
+      ...(await sfuPorts(1)),
+    });
+    expect(first.parts.map((p) => p.name)).toEqual(['redis', 'postgres', 'sfu-1']);
     expect(first.env.DATABASE_URL).toBe(`postgresql://postgres@127.0.0.1:${postgresPort}/trellis`);
     expect(await tcpRequest('127.0.0.1', redisPort, 'SET kept yes')).toContain('+OK');
     await queryPostgres(
@@ -42,7 +53,7 @@ describe('the local cluster behind ./trellis run', () => {
     await first.stop();
     await expect(tcpRequest('127.0.0.1', redisPort, 'PING', 300)).rejects.toThrow();
 
-    const second = await startLocalCluster({ stateDir, redisPort, postgresPort, progress });
+    const second = await startLocalCluster({ stateDir, redisPort, postgresPort, progress, ...noSfu });
     expect(await tcpRequest('127.0.0.1', redisPort, 'GET kept')).toContain('yes');
     expect(await queryPostgres(second.env.DATABASE_URL!, 'SELECT v FROM kept')).toEqual([{ v: 'yes' }]);
     await second.stop();
@@ -54,7 +65,13 @@ describe('the local cluster behind ./trellis run', () => {
     const progress = recordingProgress();
     // PostgreSQL on the port Redis just took cannot start.
     await expect(
-      startLocalCluster({ stateDir: join(stateDir, 'clash'), redisPort, postgresPort: redisPort, progress }),
+      startLocalCluster({
+        stateDir: join(stateDir, 'clash'),
+        redisPort,
+        postgresPort: redisPort,
+        progress,
+        ...noSfu,
+      }),
     ).rejects.toThrow();
     expect(progress.lines).toContain('done redis stopped');
     await expect(tcpRequest('127.0.0.1', redisPort, 'PING', 300)).rejects.toThrow();
@@ -63,6 +80,7 @@ describe('the local cluster behind ./trellis run', () => {
   it('runs in the foreground, prints where each part listens, and stops everything on Ctrl-C', async () => {
     const redisPort = await getPort();
     const postgresPort = await getPort();
+    const { sfuRtcPort, sfuMetricsPort } = await sfuPorts(2);
     const cli = spawnProcess(
       process.execPath,
       [
@@ -75,15 +93,28 @@ describe('the local cluster behind ./trellis run', () => {
         String(redisPort),
         '--postgres-port',
         String(postgresPort),
+        '--sfu-nodes',
+        '2',
+        '--sfu-rtc-port',
+        String(sfuRtcPort),
+        '--sfu-metrics-port',
+        String(sfuMetricsPort),
+        '--quiet',
       ],
       { name: 'trellis-run' },
     );
     await cli.waitForOutput(/Ctrl-C stops everything/, 30_000);
     expect(cli.output).toContain(`redis://127.0.0.1:${redisPort}`);
     expect(cli.output).toContain(`postgresql://postgres@127.0.0.1:${postgresPort}/trellis`);
+    expect(cli.output).toContain(`sfu-2`);
+    // The SFU nodes really serve: their metrics endpoints answer.
+    const scrape = await fetch(`http://127.0.0.1:${sfuMetricsPort + 1}/metrics`);
+    expect(await scrape.text()).toContain('trellis_sfu_rooms');
     await cli.stop('SIGINT');
     expect((await cli.exited).code).toBe(0);
     expect(cli.output).toContain('postgres stopped');
+    expect(cli.output).toContain('sfu-1 stopped');
+    await expect(fetch(`http://127.0.0.1:${sfuMetricsPort}/metrics`)).rejects.toThrow();
     await expect(tcpRequest('127.0.0.1', redisPort, 'PING', 300)).rejects.toThrow();
     await expect(
       queryPostgres(`postgresql://postgres@127.0.0.1:${postgresPort}/trellis`, 'SELECT 1'),

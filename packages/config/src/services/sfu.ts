@@ -17,9 +17,11 @@ export const sfuEnv = z.object({
   SFU_RTC_ANNOUNCED_ADDRESS: envField(parseString(1), {
     description: 'Public IP or hostname put in ICE candidates, when it differs from the listen IP',
   }),
+  // Below Linux's ephemeral range (32768-60999): an outgoing connection can never hold the port
+  // a worker is about to listen on.
   SFU_RTC_PORT: portField({
-    default: 40000,
-    description: 'First RTC port; worker i listens UDP+TCP on SFU_RTC_PORT + i',
+    default: 20000,
+    description: 'First RTC port; worker i listens UDP+TCP on SFU_RTC_PORT + i (keep below 32768)',
   }),
   SFU_WORKERS: intField({
     min: 1,

@@ -46,7 +46,8 @@ export async function spawnSfu(opts: {
 /** `count` consecutive free ports (each worker's WebRtcServer takes one for UDP and TCP). */
 async function freeRange(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const start = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below the ephemeral range (32768+), where outgoing connections could already hold a port.
+    const start = 10_000 + Math.floor(Math.random() * 20_000);
     const ports = Array.from({ length: count }, (_, i) => start + i);
     if (await allFree(ports)) return start;
   }
