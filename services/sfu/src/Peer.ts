@@ -1,7 +1,13 @@
 import { TrellisError } from '@trellis/protocol';
 import type { types } from 'mediasoup';
 import { media } from './mediaErrors';
-import type { ConsumeOptions, CreateTransportOptions, ProduceOptions, TransportAppData } from './PeerTypes';
+import type {
+  ConsumeOptions,
+  CreatePlainTransportOptions,
+  CreateTransportOptions,
+  ProduceOptions,
+  TransportAppData,
+} from './PeerTypes';
 import type { RoomEvents, RoomRouter, RoomTransportSettings } from './RoomTypes';
 
 /** What a peer needs from its room; the Room implements it. */
@@ -25,7 +31,7 @@ export class Peer {
   readonly id: string;
   readonly home: RoomRouter;
   readonly #ctx: PeerContext;
-  readonly #transports = new Map<string, types.WebRtcTransport<TransportAppData>>();
+  readonly #transports = new Map<string, types.Transport<TransportAppData>>();
   readonly #producers = new Map<string, types.Producer>();
   readonly #consumers = new Map<string, types.Consumer>();
   #closing = false;
@@ -49,7 +55,7 @@ export class Peer {
     return this.#consumers;
   }
 
-  get transports(): ReadonlyMap<string, types.WebRtcTransport<TransportAppData>> {
+  get transports(): ReadonlyMap<string, types.Transport<TransportAppData>> {
     return this.#transports;
   }
 
@@ -71,7 +77,7 @@ export class Peer {
         appData: { ...options.appData, direction: options.direction },
       }),
     );
-    this.#transports.set(transport.id, transport);
+    this.#adoptTransport(transport);
     if (options.direction === 'send') {
       // Caps what one client can push into the node, whatever its encoder believes.
       await transport.setMaxIncomingBitrate(settings.maxIncomingBitrate).catch(() => {});
@@ -91,19 +97,60 @@ export class Peer {
       }
     });
     transport.observer.once('close', () => {
-      this.#transports.delete(transport.id);
       this.#ctx.notify('transportclose', this, transport, this.#closing ? 'peer-left' : (reason ?? 'closed'));
     });
     return transport;
   }
 
+  async createPlainTransport(
+    options: CreatePlainTransportOptions,
+  ): Promise<types.PlainTransport<TransportAppData>> {
+    this.#assertOpen();
+    const { ip, announcedAddress } = this.home.handle.listen;
+    const transport = await media({ peerId: this.id }, () =>
+      this.home.router.createPlainTransport<TransportAppData>({
+        // Plain transports take an ephemeral port: they serve a few server-side streams, not clients.
+        listenInfo: { protocol: 'udp', ip, ...(announcedAddress === undefined ? {} : { announcedAddress }) },
+        rtcpMux: options.rtcpMux,
+        comedia: options.comedia,
+        enableSrtp: options.enableSrtp,
+        appData: { ...options.appData, direction: options.direction },
+      }),
+    );
+    this.#adoptTransport(transport);
+    transport.observer.once('close', () => {
+      this.#ctx.notify('transportclose', this, transport, this.#closing ? 'peer-left' : 'closed');
+    });
+    return transport;
+  }
+
   async connectTransport(transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
-    const transport = this.transport(transportId);
+    const transport = this.#typed(transportId, 'webrtc');
     await media({ peerId: this.id, transportId }, () => transport.connect({ dtlsParameters }));
   }
 
+  async connectPlainTransport(
+    transportId: string,
+    remote: {
+      ip: string;
+      port: number;
+      rtcpPort?: number | undefined;
+      srtpParameters?: types.SrtpParameters | undefined;
+    },
+  ): Promise<void> {
+    const transport = this.#typed(transportId, 'plain');
+    await media({ peerId: this.id, transportId }, () =>
+      transport.connect({
+        ip: remote.ip,
+        port: remote.port,
+        ...(remote.rtcpPort === undefined ? {} : { rtcpPort: remote.rtcpPort }),
+        ...(remote.srtpParameters === undefined ? {} : { srtpParameters: remote.srtpParameters }),
+      }),
+    );
+  }
+
   async restartIce(transportId: string): Promise<types.IceParameters> {
-    const transport = this.transport(transportId);
+    const transport = this.#typed(transportId, 'webrtc');
     return media({ peerId: this.id, transportId }, () => transport.restartIce());
   }
 
@@ -205,7 +252,7 @@ export class Peer {
     return consumer;
   }
 
-  transport(transportId: string): types.WebRtcTransport<TransportAppData> {
+  transport(transportId: string): types.Transport<TransportAppData> {
     this.#assertOpen();
     const transport = this.#transports.get(transportId);
     if (!transport)
@@ -245,6 +292,26 @@ export class Peer {
     for (const transport of [...this.#transports.values()]) transport.close();
     this.#closed = true;
     this.#ctx.peerClosed(this);
+  }
+
+  #adoptTransport(transport: types.Transport<TransportAppData>): void {
+    this.#transports.set(transport.id, transport);
+    transport.observer.once('close', () => this.#transports.delete(transport.id));
+  }
+
+  /** A transport of the kind a command needs: ICE/DTLS calls make no sense on plain RTP. */
+  #typed<K extends 'webrtc' | 'plain'>(
+    transportId: string,
+    type: K,
+  ): K extends 'webrtc' ? types.WebRtcTransport<TransportAppData> : types.PlainTransport<TransportAppData> {
+    const transport = this.transport(transportId);
+    if (transport.type !== type) {
+      throw new TrellisError('CONFLICT', `transport is ${transport.type}, not ${type}`, {
+        transportId,
+        peerId: this.id,
+      });
+    }
+    return transport as never;
   }
 
   #assertOpen(): void {

@@ -26,3 +26,11 @@ export interface ConsumeOptions {
   preferredLayers?: types.ConsumerLayers;
   appData?: Record<string, unknown>;
 }
+
+export interface CreatePlainTransportOptions {
+  direction: 'send' | 'recv';
+  comedia: boolean;
+  rtcpMux: boolean;
+  enableSrtp: boolean;
+  appData?: Record<string, unknown>;
+}

@@ -17,7 +17,7 @@ export type RoomEvents = {
   consumerlayerschange: [peer: Peer, consumer: types.Consumer, layers: types.ConsumerLayers | undefined];
   consumerscore: [peer: Peer, consumer: types.Consumer, score: types.ConsumerScore];
   activespeaker: [peer: Peer, producer: types.Producer];
-  transportclose: [peer: Peer, transport: types.WebRtcTransport, reason: TransportCloseReason];
+  transportclose: [peer: Peer, transport: types.Transport, reason: TransportCloseReason];
   close: [reason: RoomCloseReason, peerIds: string[]];
 };
 

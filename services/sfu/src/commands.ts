@@ -2,8 +2,10 @@ import type { CommandReceiver } from '@trellis/bus';
 import {
   ClosePeer,
   CloseProducer,
+  ConnectPlainTransport,
   ConnectTransport,
   Consume,
+  CreatePlainTransport,
   CreateWebRtcTransport,
   GetPeerStats,
   GetRouterCapabilities,
@@ -53,6 +55,39 @@ export function serveSfuCommands(server: CommandReceiver, node: SfuNode): void {
       await peer(roomId, peerId).connectTransport(transportId, dtlsParameters as types.DtlsParameters);
       return { transportId };
     })
+    .handle(
+      CreatePlainTransport,
+      async ({ roomId, peerId, direction, comedia, rtcpMux, enableSrtp, appData }) => {
+        const room = await node.getOrCreateRoom(roomId);
+        const owner = await room.getOrCreatePeer(peerId);
+        const transport = await owner.createPlainTransport({
+          direction,
+          comedia,
+          rtcpMux,
+          enableSrtp,
+          ...(appData === undefined ? {} : { appData }),
+        });
+        return {
+          transportId: transport.id,
+          ip: transport.tuple.localAddress,
+          port: transport.tuple.localPort,
+          ...(transport.rtcpTuple ? { rtcpPort: transport.rtcpTuple.localPort } : {}),
+          ...(transport.srtpParameters ? { srtpParameters: transport.srtpParameters } : {}),
+        };
+      },
+    )
+    .handle(
+      ConnectPlainTransport,
+      async ({ roomId, peerId, transportId, ip, port, rtcpPort, srtpParameters }) => {
+        await peer(roomId, peerId).connectPlainTransport(transportId, {
+          ip,
+          port,
+          rtcpPort,
+          srtpParameters: srtpParameters as types.SrtpParameters | undefined,
+        });
+        return { transportId };
+      },
+    )
     .handle(RestartIce, async ({ roomId, peerId, transportId }) => ({
       iceParameters: await peer(roomId, peerId).restartIce(transportId),
     }))

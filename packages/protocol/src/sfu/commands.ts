@@ -53,6 +53,43 @@ export const ConnectTransport = defineCommand({
   reply: z.object({ transportId: MediaId }),
 });
 
+/**
+ * Plain RTP (no ICE/DTLS) for server-side ingest and egress — recorders, RTMP/WHIP gateways,
+ * load generators — on loopback or a private network.
+ */
+export const CreatePlainTransport = defineCommand({
+  type: 'sfu.create-plain-transport',
+  request: z.object({
+    ...PeerScope,
+    direction: z.enum(['send', 'recv']),
+    /** Learn the remote address from the first packet (ingest from a sender behind NAT). */
+    comedia: z.boolean().default(false),
+    rtcpMux: z.boolean().default(true),
+    enableSrtp: z.boolean().default(false),
+    appData: AppData.optional(),
+  }),
+  reply: z.object({
+    transportId: MediaId,
+    ip: z.string(),
+    port: z.number().int(),
+    rtcpPort: z.number().int().optional(),
+    srtpParameters: z.looseObject({ cryptoSuite: z.string(), keyBase64: z.string() }).optional(),
+  }),
+});
+
+export const ConnectPlainTransport = defineCommand({
+  type: 'sfu.connect-plain-transport',
+  request: z.object({
+    ...PeerScope,
+    transportId: MediaId,
+    ip: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    rtcpPort: z.number().int().min(1).max(65535).optional(),
+    srtpParameters: z.looseObject({ cryptoSuite: z.string(), keyBase64: z.string() }).optional(),
+  }),
+  reply: z.object({ transportId: MediaId }),
+});
+
 export const RestartIce = defineCommand({
   type: 'sfu.restart-ice',
   request: z.object({ ...PeerScope, transportId: MediaId }),
@@ -175,6 +212,8 @@ export const sfuCommands = [
   GetRouterCapabilities,
   CreateWebRtcTransport,
   ConnectTransport,
+  CreatePlainTransport,
+  ConnectPlainTransport,
   RestartIce,
   Produce,
   PauseProducer,
