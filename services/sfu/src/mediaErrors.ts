@@ -13,7 +13,7 @@ export function fromMediasoupError(error: unknown, context: Record<string, unkno
     return new TrellisError('CONFLICT', message, context, { cause: error });
   }
   if (name === 'UnsupportedError')
-    return new TrellisError('CANNOT_CONSUME', message, context, { cause: error });
+    return new TrellisError('UNSUPPORTED_MEDIA', message, context, { cause: error });
   return new TrellisError('MEDIA_ERROR', message, context, { cause: error });
 }
 

@@ -1,0 +1,34 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '@trellis/telemetry';
+import getPort from 'get-port';
+import type { types } from 'mediasoup';
+
+/** Plain RTP producers in these tests send this VP8 stream (payload type and SSRC as declared). */
+export const VP8_PT = 101;
+export function vp8Parameters(ssrc: number): types.RtpParameters {
+  return {
+    codecs: [{ mimeType: 'video/VP8', payloadType: VP8_PT, clockRate: 90_000 }],
+    encodings: [{ ssrc }],
+  };
+}
+
+export function quietLogger() {
+  return createLogger({
+    service: 'sfu-test',
+    nodeId: 'sfu-test',
+    level: 'warn',
+    destination: new Writable({ write: (_chunk, _enc, done) => done() }),
+  });
+}
+
+/** Consecutive free ports for WebRtcServers, below the ephemeral range. */
+export async function freePorts(count: number): Promise<number[]> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const start = 10_000 + Math.floor(Math.random() * 20_000);
+    const ports = Array.from({ length: count }, (_, i) => start + i);
+    let free = true;
+    for (const port of ports) if ((await getPort({ host: '127.0.0.1', port })) !== port) free = false;
+    if (free) return ports;
+  }
+  throw new Error('no free port range');
+}
