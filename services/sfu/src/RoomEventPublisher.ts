@@ -66,15 +66,18 @@ export function publishRoomEvents(room: Room, sink: EventSink, nodeId: string, l
       layers: layers ? { spatialLayer: layers.spatialLayer, temporalLayer: layers.temporalLayer } : null,
     }),
   );
-  room.on('consumerscore', (peer, consumer, score) =>
+  const scores = new ScoreThrottle();
+  room.on('consumerscore', (peer, consumer, score) => {
+    if (!scores.shouldPublish(consumer.id, score.score)) return;
     append(ConsumerScore, {
       ...scope,
       peerId: peer.id,
       consumerId: consumer.id,
       score: score.score,
       producerScore: score.producerScore,
-    }),
-  );
+    });
+  });
+  room.on('consumerclose', (_peer, consumer) => scores.forget(consumer.id));
   room.on('activespeaker', (peer, producer) =>
     append(ActiveSpeaker, { ...scope, peerId: peer.id, producerId: producer.id }),
   );
@@ -82,4 +85,34 @@ export function publishRoomEvents(room: Room, sink: EventSink, nodeId: string, l
     append(TransportClosed, { ...scope, peerId: peer.id, transportId: transport.id, reason }),
   );
   room.on('close', (reason, peerIds) => append(RoomClosed, { ...scope, reason, peerIds }));
+}
+
+/**
+ * Scores move every few seconds for each of a call's consumers (a 50-person call has ~5,000):
+ * publishing each move would flood the room stream. A score is published when it moves a lot,
+ * or when it changed and the consumer's last publication is older than `intervalMs`.
+ */
+export class ScoreThrottle {
+  readonly #last = new Map<string, { score: number; at: number }>();
+
+  constructor(
+    private readonly intervalMs = 2000,
+    private readonly bigStep = 3,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  shouldPublish(consumerId: string, score: number): boolean {
+    const last = this.#last.get(consumerId);
+    const at = this.now();
+    const publish =
+      last === undefined ||
+      Math.abs(score - last.score) >= this.bigStep ||
+      (score !== last.score && at - last.at >= this.intervalMs);
+    if (publish) this.#last.set(consumerId, { score, at });
+    return publish;
+  }
+
+  forget(consumerId: string): void {
+    this.#last.delete(consumerId);
+  }
 }
