@@ -14,3 +14,4 @@ export * from './redis/StreamGroupReader';
 export * from './registry/NodeHeartbeat';
 export * from './registry/NodeRegistry';
 export * from './registry/RedisNodeRegistry';
+export * from './selector/index';

@@ -13,6 +13,7 @@ const info = (nodeId: string, state: NodeInfo['state'] = 'serving'): NodeInfo =>
   updatedAt: Date.now(),
   rtc: [{ ip: '127.0.0.1', udpPort: 40000, tcpPort: 40000 }],
   workers: [{ pid: 1, routers: 0, transports: 0, producers: 0, consumers: 0, cpuPercent: 0 }],
+  maxConsumersPerWorker: 500,
 });
 
 describe('node registry', () => {

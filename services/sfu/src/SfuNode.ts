@@ -152,6 +152,7 @@ export class SfuNode {
         tcpPort: h.listen.port,
       })),
       workers,
+      maxConsumersPerWorker: config.maxConsumersPerWorker,
     };
   }
 

@@ -56,5 +56,7 @@ export const NodeInfo = z.object({
   updatedAt: z.number().int(),
   rtc: z.array(RtcListen).default([]),
   workers: z.array(WorkerLoad).default([]),
+  /** Consumers one worker takes before the node counts it full (admission control reads it). */
+  maxConsumersPerWorker: z.number().int().positive().default(500),
 });
 export type NodeInfo = z.infer<typeof NodeInfo>;
