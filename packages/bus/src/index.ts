@@ -3,6 +3,7 @@ export * from './deadLetters';
 export * from './interfaces';
 export * from './keys';
 export * from './metrics';
+export * from './placement/RoomPlacement';
 export * from './RedisBus';
 export * from './redis/connection';
 export * from './redis/RedisBroadcaster';

@@ -52,6 +52,16 @@ export class BusKeys {
     return `${this.prefix}nodes`;
   }
 
+  /** The node that is a call's home (its first SFU node). */
+  roomHome(roomId: string): string {
+    return `${this.prefix}room:{${roomId}}:home`;
+  }
+
+  /** Every node that hosts participants of a call. Same slot as the home: one script updates both. */
+  roomNodes(roomId: string): string {
+    return `${this.prefix}room:{${roomId}}:nodes`;
+  }
+
   deadLetters(): string {
     return `${this.prefix}dead-letters`;
   }
