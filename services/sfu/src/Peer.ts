@@ -18,7 +18,7 @@ export interface PeerContext {
   producerAdded(peer: Peer, producer: types.Producer): void;
   producerRemoved(producer: types.Producer): void;
   /** Makes `producerId` consumable on `router` (piping it from another router if need be). */
-  prepareConsume(producerId: string, router: types.Router): Promise<types.Producer>;
+  prepareConsume(producerId: string, router: types.Router, producerNodeId?: string): Promise<types.Producer>;
   peerClosed(peer: Peer): void;
 }
 
@@ -206,7 +206,7 @@ export class Peer {
       });
     }
     const { router } = this.home;
-    await this.#ctx.prepareConsume(options.producerId, router);
+    await this.#ctx.prepareConsume(options.producerId, router, options.producerNodeId);
     if (!router.canConsume({ producerId: options.producerId, rtpCapabilities: options.rtpCapabilities })) {
       throw new TrellisError('CANNOT_CONSUME', 'the device cannot decode this producer', {
         producerId: options.producerId,

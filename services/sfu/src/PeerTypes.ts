@@ -24,6 +24,8 @@ export interface ConsumeOptions {
   producerId: string;
   rtpCapabilities: types.RtpCapabilities;
   preferredLayers?: types.ConsumerLayers;
+  /** Where the producer lives when it is not this node (the call spans nodes). */
+  producerNodeId?: string;
   appData?: Record<string, unknown>;
 }
 

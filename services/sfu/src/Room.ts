@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import { ROUTER_MEDIA_CODECS } from './codecs';
 import { media } from './mediaErrors';
 import { Peer, type PeerContext } from './Peer';
+import { type ImportedProducer, RoomSpan, type RoomSpanHost } from './RoomSpan';
+import type { PipeSettings, RemoteNodes } from './RoomSpanTypes';
 import type { RoomCloseReason, RoomEvents, RoomRouter, RoomTransportSettings } from './RoomTypes';
 import type { WorkerHandle } from './WorkerHandle';
 import type { WorkerPool } from './WorkerPool';
@@ -17,51 +19,63 @@ const IDLE_CLOSE_MS = 30_000;
  * full (consumers), new peers get a router on another worker, and producers are piped between the
  * room's routers on demand (pipeToRouter), so a call can outgrow one core.
  */
-export class Room extends EventEmitter<RoomEvents> implements PeerContext {
+export interface RoomOptions {
+  roomId: string;
+  pool: WorkerPool;
+  settings: RoomTransportSettings;
+  logger: Logger;
+  /** The other nodes of the call, reached over the bus, and how pipes to them listen. */
+  remote: RemoteNodes;
+  pipe: PipeSettings;
+}
+
+/** A producer of the room: a local peer's, or one piped in from the node where its peer is. */
+interface RoomProducer {
+  producer: types.Producer;
+  peerId: string;
+  /** Set for local producers only. */
+  peer?: Peer;
+  nodeId: string;
+}
+
+export class Room extends EventEmitter<RoomEvents> implements PeerContext, RoomSpanHost {
   readonly roomId: string;
   readonly settings: RoomTransportSettings;
   readonly #pool: WorkerPool;
   readonly #logger: Logger;
   readonly #routers: RoomRouter[] = [];
   readonly #peers = new Map<string, Peer>();
-  /** Every producer of the room, wherever it was produced, with its peer. */
-  readonly #producers = new Map<string, { peer: Peer; producer: types.Producer }>();
+  /** Every producer usable here: this node's peers', and those piped in from other nodes. */
+  readonly #producers = new Map<string, RoomProducer>();
+  readonly span: RoomSpan;
+  readonly #nodeId: string;
   /** Pipes in progress or done, per producer and target router: each producer is piped once. */
   readonly #piped = new Map<string, Promise<void>>();
   readonly #activeSpeaker: types.ActiveSpeakerObserver;
   #idleTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  private constructor(
-    roomId: string,
-    home: RoomRouter,
-    activeSpeaker: types.ActiveSpeakerObserver,
-    pool: WorkerPool,
-    settings: RoomTransportSettings,
-    logger: Logger,
-  ) {
+  private constructor(options: RoomOptions, home: RoomRouter, activeSpeaker: types.ActiveSpeakerObserver) {
     super();
-    this.roomId = roomId;
-    this.settings = settings;
-    this.#pool = pool;
-    this.#logger = logger;
+    this.roomId = options.roomId;
+    this.settings = options.settings;
+    this.#pool = options.pool;
+    this.#logger = options.logger;
+    this.#nodeId = options.remote.nodeId;
     this.#activeSpeaker = activeSpeaker;
+    this.span = new RoomSpan(this, options.remote, options.pipe, options.logger);
     this.#addRouter(home);
     activeSpeaker.on('dominantspeaker', ({ producer }) => {
       const owner = this.#producers.get(producer.id);
-      if (owner) this.notify('activespeaker', owner.peer, producer);
+      if (owner?.peer) this.notify('activespeaker', owner.peer, producer);
     });
     this.#idleTimer = setTimeout(() => {
       if (this.#peers.size === 0) this.close('empty');
     }, IDLE_CLOSE_MS);
   }
 
-  static async create(
-    roomId: string,
-    pool: WorkerPool,
-    settings: RoomTransportSettings,
-    logger: Logger,
-  ): Promise<Room> {
+  static async create(options: RoomOptions): Promise<Room> {
+    const { roomId, pool } = options;
     const handle = pool.leastLoaded();
     if (!handle)
       throw new TrellisError('CAPACITY_EXCEEDED', 'no live mediasoup worker on this node', { roomId });
@@ -69,7 +83,11 @@ export class Room extends EventEmitter<RoomEvents> implements PeerContext {
       handle.worker.createRouter({ mediaCodecs: ROUTER_MEDIA_CODECS, appData: { roomId } }),
     );
     const activeSpeaker = await router.createActiveSpeakerObserver({ interval: 300 });
-    return new Room(roomId, { handle, router }, activeSpeaker, pool, settings, logger.child({ roomId }));
+    return new Room(
+      { ...options, logger: options.logger.child({ roomId }) },
+      { handle, router },
+      activeSpeaker,
+    );
   }
 
   get closed(): boolean {
@@ -121,7 +139,7 @@ export class Room extends EventEmitter<RoomEvents> implements PeerContext {
   }
 
   producerAdded(peer: Peer, producer: types.Producer): void {
-    this.#producers.set(producer.id, { peer, producer });
+    this.#producers.set(producer.id, { peer, peerId: peer.id, producer, nodeId: this.#nodeId });
     if (producer.kind === 'audio') void this.#observeSpeaker(peer, producer);
     this.notify('produceradd', peer, producer);
   }
@@ -131,16 +149,46 @@ export class Room extends EventEmitter<RoomEvents> implements PeerContext {
     for (const key of this.#piped.keys()) if (key.startsWith(`${producer.id}>`)) this.#piped.delete(key);
   }
 
-  async prepareConsume(producerId: string, router: types.Router): Promise<types.Producer> {
+  async prepareConsume(
+    producerId: string,
+    router: types.Router,
+    producerNodeId?: string,
+  ): Promise<types.Producer> {
+    if (!this.#producers.has(producerId) && producerNodeId !== undefined && producerNodeId !== this.#nodeId) {
+      await this.span.importProducer(producerNodeId, producerId);
+    }
     const entry = this.#producers.get(producerId);
     if (!entry)
       throw new TrellisError('PRODUCER_NOT_FOUND', 'no such producer in this room', {
         roomId: this.roomId,
         producerId,
       });
-    const source = entry.peer.home.router;
+    // Imported producers arrive on the home router.
+    const source = entry.peer?.home.router ?? this.homeRouter();
     if (source !== router) await this.#pipe(producerId, source, router);
     return entry.producer;
+  }
+
+  homeRouter(): types.Router {
+    return this.#routers[0]!.router;
+  }
+
+  async localProducerOnHome(producerId: string): Promise<{ producer: types.Producer; peerId: string }> {
+    const entry = this.#producers.get(producerId);
+    if (!entry?.peer) {
+      throw new TrellisError('PRODUCER_NOT_FOUND', 'no such producer of this node in the room', {
+        roomId: this.roomId,
+        producerId,
+      });
+    }
+    const home = this.homeRouter();
+    if (entry.peer.home.router !== home) await this.#pipe(producerId, entry.peer.home.router, home);
+    return { producer: entry.producer, peerId: entry.peerId };
+  }
+
+  imported({ producer, peerId, nodeId }: ImportedProducer): void {
+    this.#producers.set(producer.id, { producer, peerId, nodeId });
+    producer.observer.once('close', () => this.producerRemoved(producer));
   }
 
   peerClosed(peer: Peer): void {
@@ -156,6 +204,7 @@ export class Room extends EventEmitter<RoomEvents> implements PeerContext {
     this.#closed = true;
     for (const peer of [...this.#peers.values()]) peer.close();
     this.#peers.clear();
+    this.span.close();
     for (const { router } of this.#routers) router.close();
     this.#logger.info({ reason, peers: peerIds.length }, 'room closed');
     this.emit('close', reason, peerIds);

@@ -5,8 +5,10 @@ import type { MetricsRegistry } from '@trellis/telemetry';
 import type { Logger } from 'pino';
 import { serveSfuCommands } from './commands';
 import { observeSfuMetrics } from './metrics';
+import { servePipeCommands } from './pipeCommands';
 import { Room } from './Room';
 import { publishRoomEvents } from './RoomEventPublisher';
+import type { RemoteNodes } from './RoomSpanTypes';
 import type { WorkerHandle } from './WorkerHandle';
 import { WorkerPool } from './WorkerPool';
 
@@ -33,6 +35,8 @@ export class SfuNode {
   readonly #heartbeat: NodeHeartbeat;
   readonly #startedAt = Date.now();
   #server: RedisCommandServer | undefined;
+  /** Other SFU nodes, reached with the same bus commands clients use on this one. */
+  readonly #remote: RemoteNodes;
   #state: NodeState = 'starting';
 
   private constructor(options: SfuNodeOptions, pool: WorkerPool) {
@@ -47,6 +51,11 @@ export class SfuNode {
       logger: options.logger,
     });
     pool.on('workerdied', (dead, replacement) => void this.#reportWorkerDeath(dead, replacement));
+    this.#remote = {
+      nodeId: this.nodeId,
+      request: (nodeId, def, payload) =>
+        options.bus.commands.request(nodeId, def, payload, { timeoutMs: 5000 }),
+    };
   }
 
   static async create(options: SfuNodeOptions): Promise<SfuNode> {
@@ -82,6 +91,7 @@ export class SfuNode {
     observeSfuMetrics(this, this.#o.metrics);
     this.#server = this.#o.bus.serveCommands(this.nodeId, { concurrency: 128 });
     serveSfuCommands(this.#server, this);
+    servePipeCommands(this.#server, this);
     await this.#server.start();
     this.#state = 'serving';
     await this.#heartbeat.start();
@@ -113,15 +123,17 @@ export class SfuNode {
     if (existing) return existing;
     let creating = this.#creating.get(roomId);
     if (!creating) {
-      creating = Room.create(
+      creating = Room.create({
         roomId,
-        this.#pool,
-        {
+        pool: this.#pool,
+        settings: {
           initialAvailableOutgoingBitrate: this.#o.config.initialOutgoingBitrate,
           maxIncomingBitrate: this.#o.config.maxIncomingBitrate,
         },
-        this.#o.logger,
-      ).then((room) => this.#adopt(room));
+        logger: this.#o.logger,
+        remote: this.#remote,
+        pipe: this.#o.config.pipe,
+      }).then((room) => this.#adopt(room));
       this.#creating.set(roomId, creating);
       void creating.finally(() => this.#creating.delete(roomId)).catch(() => {});
     }

@@ -115,12 +115,22 @@ export function serveSfuCommands(server: CommandReceiver, node: SfuNode): void {
     })
     .handle(
       Consume,
-      async ({ roomId, peerId, transportId, producerId, rtpCapabilities, preferredLayers, appData }) => {
+      async ({
+        roomId,
+        peerId,
+        transportId,
+        producerId,
+        rtpCapabilities,
+        preferredLayers,
+        producerNodeId,
+        appData,
+      }) => {
         const consumer = await peer(roomId, peerId).consume({
           transportId,
           producerId,
           rtpCapabilities: rtpCapabilities as types.RtpCapabilities,
           ...(preferredLayers === undefined ? {} : { preferredLayers }),
+          ...(producerNodeId === undefined ? {} : { producerNodeId }),
           ...(appData === undefined ? {} : { appData }),
         });
         return {

@@ -10,7 +10,10 @@ const metrics = createMetricsRegistry({ service: 'sfu', nodeId: config.nodeId })
 // A stray rejection (a late mediasoup reply for an object closed meanwhile) must not take down
 // every call on the node: log it loudly and keep serving.
 process.on('unhandledRejection', (reason) => {
-  logger.error({ err: reason instanceof Error ? reason.stack : String(reason) }, 'unhandled promise rejection');
+  logger.error(
+    { err: reason instanceof Error ? reason.stack : String(reason) },
+    'unhandled promise rejection',
+  );
 });
 const { bus, node, metricsServer } = await (async () => {
   const bus = await RedisBus.connect({ nodeId: config.nodeId, redis: config.redis, logger, metrics });

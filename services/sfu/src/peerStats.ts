@@ -22,6 +22,7 @@ export async function peerStats(peer: Peer) {
       producerId: c.producerId,
       kind: c.kind,
       paused: c.paused,
+      producerPaused: c.producerPaused,
       ...(c.currentLayers
         ? {
             currentLayers: {

@@ -23,6 +23,14 @@ export const sfuEnv = z.object({
     default: 20000,
     description: 'First RTC port; worker i listens UDP+TCP on SFU_RTC_PORT + i (keep below 32768)',
   }),
+  SFU_PIPE_LISTEN_IP: envField(parseIp, {
+    description: 'IP for pipe transports to other SFU nodes (default: SFU_RTC_LISTEN_IP)',
+  }),
+  SFU_PIPE_ANNOUNCED_ADDRESS: envField(parseString(1), {
+    description: 'Address other SFU nodes reach this one at, when it differs from the pipe listen IP',
+  }),
+  SFU_PIPE_PORT_MIN: portField({ default: 21000, description: 'Lowest UDP port of pipe transports' }),
+  SFU_PIPE_PORT_MAX: portField({ default: 21999, description: 'Highest UDP port of pipe transports' }),
   SFU_WORKERS: intField({
     min: 1,
     max: 256,
@@ -77,6 +85,8 @@ export interface SfuConfig extends CommonConfig {
     /** ports[i] belongs to worker i (UDP and TCP). */
     ports: number[];
   };
+  /** Node-to-node pipes (one UDP port per call and node pair, from the range). */
+  pipe: { listenIp: string; announcedAddress?: string; portRange: { min: number; max: number } };
   workers: number;
   maxConsumersPerWorker: number;
   maxIncomingBitrate: number;
@@ -117,10 +127,26 @@ export const sfuConfig = sfuEnv.transform((e, ctx): SfuConfig => {
     ports: Array.from({ length: e.SFU_WORKERS }, (_, i) => e.SFU_RTC_PORT + i),
   };
   if (e.SFU_RTC_ANNOUNCED_ADDRESS !== undefined) rtc.announcedAddress = e.SFU_RTC_ANNOUNCED_ADDRESS;
+  if (e.SFU_PIPE_PORT_MAX < e.SFU_PIPE_PORT_MIN) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SFU_PIPE_PORT_MAX'],
+      message: `must not be below SFU_PIPE_PORT_MIN (${e.SFU_PIPE_PORT_MIN})`,
+    });
+  }
+  const pipe: SfuConfig['pipe'] = {
+    listenIp: e.SFU_PIPE_LISTEN_IP ?? e.SFU_RTC_LISTEN_IP,
+    portRange: { min: e.SFU_PIPE_PORT_MIN, max: e.SFU_PIPE_PORT_MAX },
+  };
+  const pipeAnnounced =
+    e.SFU_PIPE_ANNOUNCED_ADDRESS ??
+    (e.SFU_PIPE_LISTEN_IP === undefined ? e.SFU_RTC_ANNOUNCED_ADDRESS : undefined);
+  if (pipeAnnounced !== undefined) pipe.announcedAddress = pipeAnnounced;
   return {
     ...toCommonConfig(e),
     redis,
     rtc,
+    pipe,
     workers: e.SFU_WORKERS,
     maxConsumersPerWorker: e.SFU_MAX_CONSUMERS_PER_WORKER,
     maxIncomingBitrate: e.SFU_MAX_INCOMING_BITRATE,

@@ -135,6 +135,8 @@ export const Consume = defineCommand({
     /** The receiving device's capabilities: consuming is refused (CANNOT_CONSUME) if it can't decode. */
     rtpCapabilities: RtpCapabilities,
     preferredLayers: ConsumerLayers.optional(),
+    /** The node the producer lives on, when it is another node: the call spans nodes. */
+    producerNodeId: z.string().optional(),
     appData: AppData.optional(),
   }),
   reply: z.object({
@@ -195,6 +197,7 @@ export const GetPeerStats = defineCommand({
         producerId: MediaId,
         kind: MediaKind,
         paused: z.boolean(),
+        producerPaused: z.boolean(),
         currentLayers: ConsumerLayers.optional(),
         stats: z.array(StatsRecord),
       }),

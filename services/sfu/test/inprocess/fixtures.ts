@@ -2,6 +2,8 @@ import { Writable } from 'node:stream';
 import { createLogger } from '@trellis/telemetry';
 import getPort from 'get-port';
 import type { types } from 'mediasoup';
+import type { RoomOptions } from '../../src/Room';
+import type { WorkerPool } from '../../src/WorkerPool';
 
 /** Plain RTP producers in these tests send this VP8 stream (payload type and SSRC as declared). */
 export const VP8_PT = 101;
@@ -31,4 +33,19 @@ export async function freePorts(count: number): Promise<number[]> {
     if (free) return ports;
   }
   throw new Error('no free port range');
+}
+
+/** Room options for single-node tests: asking another node for anything is a test failure. */
+export function roomOptions(roomId: string, pool: WorkerPool): RoomOptions {
+  return {
+    roomId,
+    pool,
+    settings: { initialAvailableOutgoingBitrate: 1_000_000, maxIncomingBitrate: 1_500_000 },
+    logger: quietLogger(),
+    remote: {
+      nodeId: 'solo',
+      request: () => Promise.reject(new Error('single-node test asked another node')),
+    },
+    pipe: { listenIp: '127.0.0.1', portRange: { min: 21000, max: 21999 } },
+  };
 }

@@ -11,9 +11,7 @@ import type { Peer } from '../../src/Peer';
 import { Room } from '../../src/Room';
 import type { RoomEvents } from '../../src/RoomTypes';
 import { WorkerPool } from '../../src/WorkerPool';
-import { freePorts, quietLogger, VP8_PT, vp8Parameters } from './fixtures';
-
-const SETTINGS = { initialAvailableOutgoingBitrate: 1_000_000, maxIncomingBitrate: 1_500_000 };
+import { freePorts, quietLogger, roomOptions, VP8_PT, vp8Parameters } from './fixtures';
 
 describe('Room and Peer on a real worker pool', () => {
   let pool: WorkerPool;
@@ -51,7 +49,7 @@ describe('Room and Peer on a real worker pool', () => {
   }
 
   it('spreads a call over two workers, pipes the producer across, and cascades closes', async () => {
-    const room = await Room.create('room-spread', pool, SETTINGS, quietLogger());
+    const room = await Room.create(roomOptions('room-spread', pool));
     const events: Array<[keyof RoomEvents, ...unknown[]]> = [];
     for (const name of ['producerclose', 'consumerclose', 'transportclose', 'close'] as const) {
       room.on(name, (...args: unknown[]) => events.push([name, ...args]));
@@ -124,7 +122,7 @@ describe('Room and Peer on a real worker pool', () => {
   }, 30_000);
 
   it('refuses what a peer may not do, with typed errors', async () => {
-    const room = await Room.create('room-rules', pool, SETTINGS, quietLogger());
+    const room = await Room.create(roomOptions('room-rules', pool));
     const peer = await room.getOrCreatePeer('p');
     const recv = await peer.createPlainTransport({
       direction: 'recv',
@@ -154,7 +152,7 @@ describe('Room and Peer on a real worker pool', () => {
   });
 
   it('replaces a worker killed with SIGKILL on the same port and closes its rooms', async () => {
-    const room = await Room.create('room-doomed', pool, SETTINGS, quietLogger());
+    const room = await Room.create(roomOptions('room-doomed', pool));
     await room.getOrCreatePeer('x');
     const victim = room.routers[0]!.handle;
     const port = victim.listen.port;
@@ -171,7 +169,7 @@ describe('Room and Peer on a real worker pool', () => {
     expect(replacement.pid).toBe(newPid);
     expect(replacement.listen.port).toBe(port);
     // The node keeps serving: a new room on the replacement works.
-    const again = await Room.create('room-after', pool, SETTINGS, quietLogger());
+    const again = await Room.create(roomOptions('room-after', pool));
     expect(again.rtpCapabilities.codecs?.length).toBeGreaterThan(0);
     again.close('node-stopping');
   }, 30_000);

@@ -1,0 +1,185 @@
+import { RedisBus } from '@trellis/bus';
+import { loadConfig, sfuConfig } from '@trellis/config';
+import {
+  CloseProducer,
+  ConnectPlainTransport,
+  Consume,
+  ConsumerClosed,
+  CreatePlainTransport,
+  GetPeerStats,
+  GetRouterCapabilities,
+  PauseProducer,
+  Produce,
+  ResumeConsumer,
+} from '@trellis/protocol';
+import { createMetricsRegistry } from '@trellis/telemetry';
+import { type RedisServer, startRedis, waitFor } from '@trellis/testkit';
+import {
+  createRtpReceiver,
+  openUdpSocket,
+  type RtpReceiver,
+  sendRtpStream,
+  vp8Payload,
+} from '@trellis/testkit/media';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SfuNode } from '../../src/SfuNode';
+import { freePorts, quietLogger, VP8_PT, vp8Parameters } from './fixtures';
+
+const NODES = ['sfu-a', 'sfu-b', 'sfu-c'] as const;
+type NodeId = (typeof NODES)[number];
+
+describe('one call across three SFU nodes (in process, plain RTP)', () => {
+  let redis: RedisServer;
+  let client: RedisBus;
+  const nodes = new Map<NodeId, { node: SfuNode; bus: RedisBus }>();
+  const receivers: RtpReceiver[] = [];
+  const closedConsumers: Array<{ nodeId: string; reason: string }> = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const logger = quietLogger();
+    const ports = await freePorts(3);
+    const connect = (nodeId: string) =>
+      RedisBus.connect({
+        nodeId,
+        redis: { mode: 'single', url: redis.url, keyPrefix: 'trellis:' },
+        logger,
+        metrics: createMetricsRegistry({ service: 't', nodeId }),
+      });
+    for (const [i, nodeId] of NODES.entries()) {
+      const config = loadConfig(sfuConfig, {
+        NODE_ID: nodeId,
+        REDIS_URL: redis.url,
+        SFU_WORKERS: '1',
+        SFU_RTC_PORT: String(ports[i]),
+      });
+      const bus = await connect(nodeId);
+      const node = await SfuNode.create({
+        config,
+        bus,
+        logger,
+        metrics: createMetricsRegistry({ service: 'sfu', nodeId }),
+      });
+      await node.start();
+      nodes.set(nodeId, { node, bus });
+    }
+    client = await connect('signaling-test');
+    await client
+      .consumeEvents('cross-node-test')
+      .on(ConsumerClosed, (p) => {
+        closedConsumers.push({ nodeId: p.nodeId, reason: p.reason });
+      })
+      .start();
+  });
+
+  afterAll(async () => {
+    for (const r of receivers) await r.close();
+    for (const { node, bus } of nodes.values()) {
+      await node.close();
+      await bus.close();
+    }
+    await client?.close();
+    await redis?.stop();
+  });
+
+  const on = <C extends Parameters<RedisBus['commands']['request']>[1]>(
+    nodeId: NodeId,
+    def: C,
+    payload: object,
+  ) => client.commands.request(nodeId, def, payload as never);
+
+  async function subscribe(nodeId: NodeId, peerId: string, roomId: string, producerId: string) {
+    const { rtpCapabilities } = await on(nodeId, GetRouterCapabilities, { roomId });
+    const receiver = await createRtpReceiver();
+    receivers.push(receiver);
+    const t = await on(nodeId, CreatePlainTransport, { roomId, peerId, direction: 'recv' });
+    await on(nodeId, ConnectPlainTransport, {
+      roomId,
+      peerId,
+      transportId: t.transportId,
+      ip: '127.0.0.1',
+      port: receiver.port,
+    });
+    const c = await on(nodeId, Consume, {
+      roomId,
+      peerId,
+      transportId: t.transportId,
+      producerId,
+      rtpCapabilities,
+      producerNodeId: 'sfu-a',
+    });
+    await on(nodeId, ResumeConsumer, { roomId, peerId, consumerId: c.consumerId });
+    return { receiver, ssrc: c.rtpParameters.encodings![0]!.ssrc! };
+  }
+
+  it('pipes a producer from A to B and to C directly, over SRTP, and propagates pause and close', async () => {
+    const roomId = 'spanning-call';
+    const ingest = await on('sfu-a', CreatePlainTransport, {
+      roomId,
+      peerId: 'alice',
+      direction: 'send',
+      comedia: true,
+    });
+    const { producerId } = await on('sfu-a', Produce, {
+      roomId,
+      peerId: 'alice',
+      transportId: ingest.transportId,
+      kind: 'video',
+      rtpParameters: vp8Parameters(0x3333),
+    });
+    // A local subscriber on A as the baseline, and one on each other node.
+    const atA = await subscribe('sfu-a', 'amy', roomId, producerId);
+    const atB = await subscribe('sfu-b', 'bob', roomId, producerId);
+    const atC = await subscribe('sfu-c', 'carol', roomId, producerId);
+
+    // C pipes from A itself, not through B: A holds a pair to each, B and C only to A.
+    const spanOf = (id: NodeId) => nodes.get(id)!.node.room(roomId).span.nodeIds.sort();
+    expect(spanOf('sfu-a')).toEqual(['sfu-b', 'sfu-c']);
+    expect(spanOf('sfu-b')).toEqual(['sfu-a']);
+    expect(spanOf('sfu-c')).toEqual(['sfu-a']);
+    const pipe = await nodes.get('sfu-b')!.node.room(roomId).span.linkTo('sfu-a');
+    expect(pipe.transport.srtpParameters?.cryptoSuite).toMatch(/AES/);
+
+    const socket = await openUdpSocket();
+    await sendRtpStream({
+      host: ingest.ip,
+      port: ingest.port,
+      count: 200,
+      intervalMs: 5,
+      payloadType: VP8_PT,
+      ssrc: 0x3333,
+      payload: vp8Payload(),
+      socket,
+    });
+    for (const [name, at] of [
+      ['A', atA],
+      ['B', atB],
+      ['C', atC],
+    ] as const) {
+      await waitFor(() => at.receiver.countBySsrc(at.ssrc) >= 190, {
+        what: `subscriber on ${name} to receive the stream`,
+      });
+    }
+
+    await on('sfu-a', PauseProducer, { roomId, peerId: 'alice', producerId });
+    for (const [nodeId, peerId] of [
+      ['sfu-b', 'bob'],
+      ['sfu-c', 'carol'],
+    ] as const) {
+      await waitFor(
+        async () =>
+          (await on(nodeId, GetPeerStats, { roomId, peerId })).consumers[0]?.producerPaused === true,
+        {
+          what: `the pause to reach ${nodeId}`,
+        },
+      );
+    }
+
+    await on('sfu-a', CloseProducer, { roomId, peerId: 'alice', producerId });
+    await waitFor(() => closedConsumers.filter((c) => c.reason === 'producer-closed').length === 3, {
+      what: 'the consumers on all three nodes to close',
+    });
+    expect(closedConsumers.map((c) => c.nodeId).sort()).toEqual(['sfu-a', 'sfu-b', 'sfu-c']);
+    socket.close();
+  }, 30_000);
+});
