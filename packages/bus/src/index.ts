@@ -13,6 +13,7 @@ export * from './redis/RedisEventSink';
 export * from './redis/RedisEventSource';
 export * from './redis/StreamGroupReader';
 export * from './registry/NodeHeartbeat';
+export * from './registry/NodeLossMonitor';
 export * from './registry/NodeRegistry';
 export * from './registry/RedisNodeRegistry';
 export * from './selector/index';

@@ -48,6 +48,11 @@ export class BusKeys {
     return `${this.prefix}node:{${nodeId}}`;
   }
 
+  /** What an SFU node hosts (room id → its peer ids), kept so that a lost node's calls can be named. */
+  nodeRooms(nodeId: string): string {
+    return `${this.prefix}node:{${nodeId}}:rooms`;
+  }
+
   nodes(): string {
     return `${this.prefix}nodes`;
   }

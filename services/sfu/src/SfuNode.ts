@@ -1,10 +1,19 @@
-import { NodeHeartbeat, type RedisBus, type RedisCommandServer } from '@trellis/bus';
+import { NodeHeartbeat, NodeLossMonitor, type RedisBus, type RedisCommandServer } from '@trellis/bus';
 import type { SfuConfig } from '@trellis/config';
-import { type NodeInfo, type NodeState, TrellisError, WorkerDied } from '@trellis/protocol';
+import {
+  type NodeInfo,
+  NodeLost,
+  type NodeState,
+  NodeStateChanged,
+  ParticipantsMustMove,
+  TrellisError,
+  WorkerDied,
+} from '@trellis/protocol';
 import type { MetricsRegistry } from '@trellis/telemetry';
 import type { Logger } from 'pino';
 import { serveSfuCommands } from './commands';
 import { observeSfuMetrics } from './metrics';
+import type { Peer } from './Peer';
 import { servePipeCommands } from './pipeCommands';
 import { Room } from './Room';
 import { publishRoomEvents } from './RoomEventPublisher';
@@ -35,6 +44,15 @@ export class SfuNode {
   readonly #heartbeat: NodeHeartbeat;
   readonly #startedAt = Date.now();
   #server: RedisCommandServer | undefined;
+  readonly #lossMonitor: NodeLossMonitor;
+  #unsubscribeLost: (() => Promise<void>) | undefined;
+  #draining: Promise<void> | undefined;
+  #markStopped: () => void = () => {};
+  /** Settles when the node has stopped, whoever stopped it (a drain command, a signal). */
+  readonly stopped = new Promise<void>((resolve) => {
+    this.#markStopped = resolve;
+  });
+  #drainDeadline: number | undefined;
   /** Other SFU nodes, reached with the same bus commands clients use on this one. */
   readonly #remote: RemoteNodes;
   #state: NodeState = 'starting';
@@ -45,12 +63,24 @@ export class SfuNode {
     this.#pool = pool;
     this.#heartbeat = new NodeHeartbeat({
       registry: options.bus.registry,
-      describe: () => this.describe(),
+      // What the node hosts goes out with every beat: if the node dies, its calls can be named.
+      describe: async () => {
+        await this.#publishRooms();
+        return this.describe();
+      },
       intervalMs: options.config.heartbeat.intervalMs,
       ttlMs: options.config.heartbeat.ttlMs,
       logger: options.logger,
     });
     pool.on('workerdied', (dead, replacement) => void this.#reportWorkerDeath(dead, replacement));
+    this.#lossMonitor = new NodeLossMonitor({
+      registry: options.bus.registry,
+      redis: options.bus.redis,
+      keys: options.bus.keys,
+      broadcast: options.bus.broadcast,
+      intervalMs: Math.max(100, Math.floor(options.config.heartbeat.intervalMs / 2)),
+      logger: options.logger,
+    });
     this.#remote = {
       nodeId: this.nodeId,
       request: (nodeId, def, payload) =>
@@ -93,6 +123,11 @@ export class SfuNode {
     serveSfuCommands(this.#server, this);
     servePipeCommands(this.#server, this);
     await this.#server.start();
+    // A lost node's pipes go at once: its piped producers close, and their consumers with them.
+    this.#unsubscribeLost = await this.#o.bus.broadcast.subscribe(NodeLost, async ({ nodeId }) => {
+      for (const room of this.#rooms.values()) await room.span.drop(nodeId, false);
+    });
+    this.#lossMonitor.start();
     this.#state = 'serving';
     await this.#heartbeat.start();
     this.#o.logger.info(
@@ -168,13 +203,91 @@ export class SfuNode {
     };
   }
 
+  /**
+   * Stops taking calls and participants, waits up to `maxMs` for the calls to leave, then tells
+   * signaling to move whoever is left (ParticipantsMustMove), gives them `moveGraceMs`, and closes.
+   * Bounded: the returned promise settles by maxMs + moveGraceMs whatever the calls do.
+   */
+  drain(maxMs = this.#o.config.drainTimeoutMs, moveGraceMs = 3000): Promise<void> {
+    this.#draining ??= (async () => {
+      if (this.#state !== 'serving') return;
+      this.#state = 'draining';
+      this.#o.logger.info({ maxMs }, 'sfu node draining');
+      await this.#heartbeat.beat();
+      await this.#o.bus.broadcast
+        .publish(NodeStateChanged, {
+          nodeId: this.nodeId,
+          kind: 'sfu',
+          state: 'draining',
+          region: this.#o.config.region,
+        })
+        .catch(() => undefined);
+      if (!(await this.#roomsGone(maxMs))) {
+        for (const room of this.#rooms.values()) {
+          await this.#o.bus.events
+            .append(room.roomId, ParticipantsMustMove, {
+              roomId: room.roomId,
+              nodeId: this.nodeId,
+              peerIds: [...room.peers.keys()],
+              reason: 'draining',
+            })
+            .catch((error: unknown) =>
+              this.#o.logger.error({ err: String(error) }, 'could not ask participants to move'),
+            );
+        }
+        await this.#roomsGone(moveGraceMs);
+      }
+      await this.close();
+    })();
+    return this.#draining;
+  }
+
+  get drainDeadline(): number | undefined {
+    return this.#drainDeadline;
+  }
+
   async close(): Promise<void> {
     if (this.#state === 'stopped') return;
     this.#state = 'stopped';
     await this.#server?.close();
+    await this.#lossMonitor.stop();
+    await this.#unsubscribeLost?.();
     for (const room of [...this.#rooms.values()]) room.close('node-stopping');
     await this.#heartbeat.stop();
+    await this.#o.bus.redis.del(this.#o.bus.keys.nodeRooms(this.nodeId)).catch(() => undefined);
     this.#pool.close();
+    this.#markStopped();
+  }
+
+  /** Resolves true once no room is left, false if `ms` passed first. */
+  async #roomsGone(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    this.#drainDeadline = deadline;
+    while (this.#rooms.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now()))));
+    }
+    return this.#rooms.size === 0;
+  }
+
+  /** A participant's peer: new ones only while serving; a draining node keeps the ones it has. */
+  async peerFor(roomId: string, peerId: string): Promise<Peer> {
+    if (this.#state === 'draining') return this.room(roomId).peer(peerId);
+    const room = await this.getOrCreateRoom(roomId);
+    return room.getOrCreatePeer(peerId);
+  }
+
+  async #publishRooms(): Promise<void> {
+    const { redis, keys } = this.#o.bus;
+    const key = keys.nodeRooms(this.nodeId);
+    const entries = [...this.#rooms.values()].flatMap((room) => [
+      room.roomId,
+      JSON.stringify([...room.peers.keys()]),
+    ]);
+    await redis.del(key);
+    if (entries.length > 0) {
+      await redis.hset(key, ...entries);
+      await redis.pexpire(key, 24 * 3600_000);
+    }
   }
 
   #adopt(room: Room): Room {

@@ -7,6 +7,7 @@ import {
   Consume,
   CreatePlainTransport,
   CreateWebRtcTransport,
+  DrainNode,
   GetPeerStats,
   GetRouterCapabilities,
   PauseConsumer,
@@ -35,8 +36,7 @@ export function serveSfuCommands(server: CommandReceiver, node: SfuNode): void {
       return { rtpCapabilities: room.rtpCapabilities };
     })
     .handle(CreateWebRtcTransport, async ({ roomId, peerId, direction, preferTcp, enableSctp, appData }) => {
-      const room = await node.getOrCreateRoom(roomId);
-      const owner = await room.getOrCreatePeer(peerId);
+      const owner = await node.peerFor(roomId, peerId);
       const transport = await owner.createWebRtcTransport({
         direction,
         preferTcp,
@@ -58,8 +58,7 @@ export function serveSfuCommands(server: CommandReceiver, node: SfuNode): void {
     .handle(
       CreatePlainTransport,
       async ({ roomId, peerId, direction, comedia, rtcpMux, enableSrtp, appData }) => {
-        const room = await node.getOrCreateRoom(roomId);
-        const owner = await room.getOrCreatePeer(peerId);
+        const owner = await node.peerFor(roomId, peerId);
         const transport = await owner.createPlainTransport({
           direction,
           comedia,
@@ -164,6 +163,10 @@ export function serveSfuCommands(server: CommandReceiver, node: SfuNode): void {
       };
     })
     .handle(GetPeerStats, async ({ roomId, peerId }) => peerStats(peer(roomId, peerId)))
+    .handle(DrainNode, async ({ maxMs }) => {
+      void node.drain(maxMs);
+      return { state: node.state, deadline: node.drainDeadline ?? Date.now() + (maxMs ?? 0) };
+    })
     .handle(ClosePeer, async ({ roomId, peerId }) => {
       // Idempotent: leaving twice (a retry after a lost reply) is not an error.
       const room = node.findRoom(roomId);

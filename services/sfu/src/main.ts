@@ -31,15 +31,18 @@ const { bus, node, metricsServer } = await (async () => {
   process.exit(1);
 });
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'sfu node stopping');
+let exiting = false;
+async function exit(reason: string): Promise<void> {
+  if (exiting) return;
+  exiting = true;
+  logger.info({ reason }, 'sfu node exiting');
   await node.close();
   await bus.close();
   await metricsServer.close();
   process.exit(0);
 }
-process.on('SIGTERM', () => void stop('SIGTERM'));
-process.on('SIGINT', () => void stop('SIGINT'));
+// SIGTERM (Kubernetes, systemd, an operator) drains: calls get SFU_DRAIN_TIMEOUT_MS to move away.
+// SIGINT (Ctrl-C on a local cluster) stops at once. A drain command over the bus ends the same way.
+process.on('SIGTERM', () => void node.drain().then(() => exit('drained after SIGTERM')));
+process.on('SIGINT', () => void exit('SIGINT'));
+void node.stopped.then(() => exit('stopped'));

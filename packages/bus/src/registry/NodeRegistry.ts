@@ -11,4 +11,9 @@ export interface NodeRegistry {
   get(nodeId: string): Promise<NodeInfo | undefined>;
   /** Every live node; entries whose TTL ran out are pruned from the index as a side effect. */
   list(): Promise<NodeInfo[]>;
+  /**
+   * Like list(), and also names the nodes whose entries expired and that this caller pruned.
+   * Pruning is atomic per node, so each lost node is reported to exactly one caller cluster-wide.
+   */
+  sweep(): Promise<{ live: NodeInfo[]; lost: string[] }>;
 }

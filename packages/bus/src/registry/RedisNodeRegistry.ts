@@ -20,7 +20,8 @@ export class RedisNodeRegistry implements NodeRegistry {
   }
 
   async remove(nodeId: string): Promise<void> {
-    await Promise.all([this.redis.del(this.keys.node(nodeId)), this.redis.srem(this.keys.nodes(), nodeId)]);
+    // A node that leaves on purpose is not "lost": its index entry goes with its key.
+    await Promise.all([this.redis.srem(this.keys.nodes(), nodeId), this.redis.del(this.keys.node(nodeId))]);
   }
 
   async get(nodeId: string): Promise<NodeInfo | undefined> {
@@ -28,6 +29,10 @@ export class RedisNodeRegistry implements NodeRegistry {
   }
 
   async list(): Promise<NodeInfo[]> {
+    return (await this.sweep()).live;
+  }
+
+  async sweep(): Promise<{ live: NodeInfo[]; lost: string[] }> {
     const ids = await this.redis.smembers(this.keys.nodes());
     // One GET per node rather than MGET: on Redis Cluster the keys live in different slots.
     const raws = await Promise.all(ids.map((id) => this.redis.get(this.keys.node(id))));
@@ -38,8 +43,10 @@ export class RedisNodeRegistry implements NodeRegistry {
       if (info) live.push(info);
       else expired.push(id);
     });
-    if (expired.length > 0) await this.redis.srem(this.keys.nodes(), ...expired);
-    return live.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+    // One SREM per node: whoever removes an id is the one that saw the node go.
+    const removed = await Promise.all(expired.map((id) => this.redis.srem(this.keys.nodes(), id)));
+    const lost = expired.filter((_, i) => removed[i] === 1);
+    return { live: live.sort((a, b) => a.nodeId.localeCompare(b.nodeId)), lost };
   }
 
   #parse(nodeId: string, raw: string | null): NodeInfo | undefined {

@@ -211,6 +211,16 @@ export const ClosePeer = defineCommand({
   reply: z.object({ closed: z.boolean() }),
 });
 
+/** Operator command: stop taking calls, move the participants away after `maxMs`, then exit. */
+export const DrainNode = defineCommand({
+  type: 'sfu.drain',
+  request: z.object({ maxMs: z.number().int().min(0).max(3_600_000).optional() }),
+  reply: z.object({
+    state: z.enum(['starting', 'serving', 'draining', 'stopped']),
+    deadline: z.number().int(),
+  }),
+});
+
 export const sfuCommands = [
   GetRouterCapabilities,
   CreateWebRtcTransport,
@@ -228,4 +238,5 @@ export const sfuCommands = [
   SetConsumerPreferences,
   GetPeerStats,
   ClosePeer,
+  DrainNode,
 ] as const;
