@@ -271,7 +271,11 @@ export class SfuNode {
 
   /** A participant's peer: new ones only while serving; a draining node keeps the ones it has. */
   async peerFor(roomId: string, peerId: string): Promise<Peer> {
-    if (this.#state === 'draining') return this.room(roomId).peer(peerId);
+    if (this.#state === 'draining') {
+      const existing = this.#rooms.get(roomId)?.peers.get(peerId);
+      if (existing) return existing;
+      throw new TrellisError('NODE_DRAINING', 'node is draining: join another node', { nodeId: this.nodeId, roomId, peerId });
+    }
     const room = await this.getOrCreateRoom(roomId);
     return room.getOrCreatePeer(peerId);
   }
