@@ -3,12 +3,20 @@ import type { EventMeta, RedisBus, RedisEventSource, Unsubscribe } from '@trelli
 import { type EventDef, type PayloadOf, sfuRoomEvents, WorkerDied } from '@trellis/protocol';
 import { waitFor } from '@trellis/testkit';
 
+/**
+ * Above the bus event source's 10 s subject resync: a consumer whose subscriber connection was
+ * reconnecting when a room's stream was announced only finds that stream at the next resync.
+ */
+const EVENT_TIMEOUT_MS = 15_000;
+
 export interface RecordedEvent {
   readonly type: string;
   readonly payload: unknown;
   readonly meta: EventMeta;
   /** performance.now() when this process handled it: lets tests relate events to media timing. */
   readonly at: number;
+  /** Date.now() when handled: with meta.ts (the sender's clock at append), the bus's delivery lag. */
+  readonly receivedAt: number;
 }
 
 /**
@@ -72,7 +80,7 @@ export class RoomEventLog {
         const matches = this.all(def, filter);
         return matches.length >= count ? matches : undefined;
       },
-      { timeoutMs: opts.timeoutMs ?? 10_000, what: opts.what ?? `${count} ${def.type} event(s)` },
+      { timeoutMs: opts.timeoutMs ?? EVENT_TIMEOUT_MS, what: opts.what ?? `${count} ${def.type} event(s)` },
     );
   }
 
@@ -82,6 +90,6 @@ export class RoomEventLog {
   }
 
   #record(def: EventDef, payload: unknown, meta: EventMeta): void {
-    this.#events.push({ type: def.type, payload, meta, at: performance.now() });
+    this.#events.push({ type: def.type, payload, meta, at: performance.now(), receivedAt: Date.now() });
   }
 }

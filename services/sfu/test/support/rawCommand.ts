@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisBus } from '@trellis/bus';
-import { type ErrorCode, ReplyEnvelope, TrellisError } from '@trellis/protocol';
+import {
+  type CommandDef,
+  type ErrorCode,
+  ReplyEnvelope,
+  type ReplyOf,
+  type RequestOf,
+  TrellisError,
+  validationError,
+} from '@trellis/protocol';
 import { waitFor } from '@trellis/testkit';
 
 /**
@@ -14,6 +22,7 @@ export async function sendRawCommand(
   type: string,
   payload: unknown,
   timeoutMs = 10_000,
+  version = 1,
 ): Promise<unknown> {
   const inbox = bus.keys.replyStream(`raw:${randomUUID()}`);
   const id = randomUUID();
@@ -22,7 +31,7 @@ export async function sendRawCommand(
     id,
     kind: 'command',
     type,
-    version: 1,
+    version,
     ts: now,
     source: 'sfu-test-raw',
     correlationId: id,
@@ -46,6 +55,26 @@ export async function sendRawCommand(
   } finally {
     await bus.redis.del(inbox);
   }
+}
+
+/**
+ * A well-formed, typed command sent by the raw path: validated as the bus client would, reply
+ * checked against the command's schema. For commands expected to fail: RedisCommandClient.request
+ * can leave its reply promise rejected while it still awaits its own XADD (a fast error reply read
+ * first under a busy event loop), which Node reports as an unhandled rejection and vitest as a
+ * failed run. Here the command is written before the reply is looked for, so that cannot happen.
+ */
+export async function requestRaw<C extends CommandDef>(
+  bus: RedisBus,
+  target: string,
+  def: C,
+  payload: RequestOf<C>,
+  timeoutMs = 10_000,
+): Promise<ReplyOf<C>> {
+  const parsed = def.request.safeParse(payload);
+  if (!parsed.success) throw validationError(parsed.error, `${def.type} request`);
+  const result = await sendRawCommand(bus, target, def.type, parsed.data, timeoutMs, def.version);
+  return def.reply.parse(result) as ReplyOf<C>;
 }
 
 /** The error code a rejected promise carries, or a marker saying it didn't reject with a TrellisError. */
