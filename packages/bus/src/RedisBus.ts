@@ -80,7 +80,9 @@ export class RedisBus {
 
   static async connect(options: RedisBusOptions): Promise<RedisBus> {
     const bus = new RedisBus(options);
-    await connected(bus.#redis);
+    // The subscriber must be connected before anything subscribes: a SUBSCRIBE queued while it
+    // connects can race the connection's own set-up commands and be refused.
+    await Promise.all([connected(bus.#redis), connected(bus.#subscriber)]);
     await bus.commands.start();
     return bus;
   }

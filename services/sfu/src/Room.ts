@@ -133,8 +133,9 @@ export class Room extends EventEmitter<RoomEvents> implements PeerContext, RoomS
   }
 
   notify<K extends keyof RoomEvents>(event: K, ...args: RoomEvents[K]): void {
-    // While the room closes, its one 'close' event stands for everything inside it.
-    if (this.#closed && event !== 'close') return;
+    // While the room closes, its one 'close' event stands for everything inside it. A router that
+    // closed under the room (its worker died) closes the room right after: same rule.
+    if (event !== 'close' && (this.#closed || this.#routers.some((r) => r.router.closed))) return;
     this.emit(event, ...(args as never));
   }
 

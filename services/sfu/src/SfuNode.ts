@@ -274,7 +274,11 @@ export class SfuNode {
     if (this.#state === 'draining') {
       const existing = this.#rooms.get(roomId)?.peers.get(peerId);
       if (existing) return existing;
-      throw new TrellisError('NODE_DRAINING', 'node is draining: join another node', { nodeId: this.nodeId, roomId, peerId });
+      throw new TrellisError('NODE_DRAINING', 'node is draining: join another node', {
+        nodeId: this.nodeId,
+        roomId,
+        peerId,
+      });
     }
     const room = await this.getOrCreateRoom(roomId);
     return room.getOrCreatePeer(peerId);

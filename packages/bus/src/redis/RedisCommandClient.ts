@@ -110,6 +110,9 @@ export class RedisCommandClient implements CommandSender {
       });
       metrics.pendingRequests.inc();
     });
+    // The reply may fail (an error reply, a timeout) before the send below is confirmed; mark it
+    // handled so that is never an unhandled rejection — the caller still gets it from `reply`.
+    reply.catch(() => undefined);
     try {
       await redis.xadd(
         keys.commandStream(target),

@@ -69,7 +69,7 @@ export class RedisEventSource implements EventSource {
   }
 
   async start(): Promise<void> {
-    const { subscriber, keys, resyncMs = 10_000 } = this.#o;
+    const { subscriber, keys, resyncMs = 3_000 } = this.#o;
     subscriber.on('message', this.#onAnnouncement);
     await subscriber.subscribe(keys.eventSubjectsChannel());
     await this.#loadSubjects();

@@ -3,7 +3,8 @@ import { z } from 'zod';
 /**
  * Shapes of mediasoup's parameters as they cross the bus. The structure is checked here (so a
  * client gets VALIDATION_FAILED naming the field); the fine print (codec parameters, header
- * extension URIs) is left to mediasoup, whose errors come back as MEDIA_ERROR. Unknown keys pass
+ * extension URIs) is left to mediasoup, whose errors come back typed (UNSUPPORTED_MEDIA, CONFLICT,
+ * MEDIA_ERROR). Unknown keys pass
  * through untouched: mediasoup and mediasoup-client add fields between versions.
  */
 
