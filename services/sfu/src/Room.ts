@@ -170,6 +170,13 @@ export class Room extends EventEmitter<RoomEvents> implements PeerContext, RoomS
     return entry.producer;
   }
 
+  /** Producers piped in from other nodes of the call. */
+  get importedCount(): number {
+    let count = 0;
+    for (const entry of this.#producers.values()) if (!entry.peer) count++;
+    return count;
+  }
+
   homeRouter(): types.Router {
     return this.#routers[0]!.router;
   }

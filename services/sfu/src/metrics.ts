@@ -29,6 +29,20 @@ export function observeSfuMetrics(node: SfuNode, metrics: MetricsRegistry): void
       this.set(node.rooms.size);
     },
   });
+  metrics.gauge('sfu_pipe_transports', 'PipeTransport pairs to other nodes, over all rooms', [], {
+    collect() {
+      let links = 0;
+      for (const room of node.rooms.values()) links += room.span.nodeIds.length;
+      this.set(links);
+    },
+  });
+  metrics.gauge('sfu_piped_producers', 'Producers piped in from other nodes', [], {
+    collect() {
+      let piped = 0;
+      for (const room of node.rooms.values()) piped += room.importedCount;
+      this.set(piped);
+    },
+  });
   const deaths = metrics.counter('sfu_worker_deaths_total', 'mediasoup workers that died and were replaced');
   node.pool.on('workerdied', () => deaths.inc());
 }

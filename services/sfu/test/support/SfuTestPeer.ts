@@ -206,7 +206,10 @@ export class SfuTestPeer {
   }
 
   /** Consume (created paused) → local consumer with a frame/sample counter → ResumeConsumer. */
-  async consume(producerId: string, opts: { preferredLayers?: ConsumerLayers } = {}): Promise<Consumed> {
+  async consume(
+    producerId: string,
+    opts: { preferredLayers?: ConsumerLayers; producerNodeId?: string } = {},
+  ): Promise<Consumed> {
     const reply = await this.#request(Consume, {
       roomId: this.roomId,
       peerId: this.peerId,
@@ -214,6 +217,8 @@ export class SfuTestPeer {
       producerId,
       rtpCapabilities: this.device.rtpCapabilities as RequestOf<typeof Consume>['rtpCapabilities'],
       ...(opts.preferredLayers ? { preferredLayers: opts.preferredLayers } : {}),
+      // A producer on another node of the call: this node pipes it in first.
+      ...(opts.producerNodeId ? { producerNodeId: opts.producerNodeId } : {}),
     });
     const consumer = await this.recvTransport.consume({
       id: reply.consumerId,
@@ -243,7 +248,10 @@ export class SfuTestPeer {
     return consumed;
   }
 
-  async consumeVideo(producerId: string, opts: { preferredLayers?: ConsumerLayers } = {}) {
+  async consumeVideo(
+    producerId: string,
+    opts: { preferredLayers?: ConsumerLayers; producerNodeId?: string } = {},
+  ) {
     const consumed = await this.consume(producerId, opts);
     if (consumed.kind !== 'video') throw new Error(`producer ${producerId} is ${consumed.kind}, not video`);
     return consumed;
