@@ -10,7 +10,8 @@ export function observeSfuMetrics(node: SfuNode, metrics: MetricsRegistry): void
     metrics.gauge(name, help, ['worker'], {
       collect() {
         this.reset();
-        node.pool.handles.forEach((handle, i) => this.set({ worker: String(handle.index) }, read(i)));
+        for (const [i, handle] of node.pool.handles.entries())
+          this.set({ worker: String(handle.index) }, read(i));
       },
     });
   };
