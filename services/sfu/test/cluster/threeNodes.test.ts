@@ -1,6 +1,7 @@
 // One call on three sfu processes, wrtc participants on each: everyone decodes everyone else's
 // video, which crosses SRTP pipes between the nodes (one pair per node pair, reused both ways).
 import { RedisBus } from '@trellis/bus';
+import { ConsumerClosed } from '@trellis/protocol';
 import { createMetricsRegistry } from '@trellis/telemetry';
 import { type RedisServer, startRedis, waitFor } from '@trellis/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,11 +64,23 @@ describe('one call across three sfu processes, real WebRTC', () => {
     const gaps = watched.map((w) => Math.round(w.video.frames.longestGapMs));
     console.info(`[three-nodes] 6 cross-node streams decoding; longest frame gaps ${gaps.join(', ')} ms`);
 
+    // Closing a producer on its node closes its consumers on the two other nodes.
+    const closedOn = new Set<string>();
+    await bus
+      .consumeEvents('three-nodes-test')
+      .on(ConsumerClosed, (p) => {
+        if (p.producerId === published[0]!.producerId && p.reason === 'producer-closed')
+          closedOn.add(p.nodeId);
+      })
+      .start();
     // Each node holds exactly one pipe pair to each other node, whichever side opened it.
     for (const sfu of sfus) {
       const text = await (await fetch(`http://127.0.0.1:${sfu.metricsPort}/metrics`)).text();
       expect(text).toMatch(/trellis_sfu_pipe_transports\{[^}]*\} 2\b/);
       expect(text).toMatch(/trellis_sfu_piped_producers\{[^}]*\} 2\b/);
     }
+    await peers[0]!.closeProducer(published[0]!.producerId);
+    await waitFor(() => closedOn.size === 2, { what: "p0's consumers on sfu-b and sfu-c to close" });
+    expect([...closedOn].sort()).toEqual(['sfu-b', 'sfu-c']);
   }, 90_000);
 });

@@ -33,7 +33,7 @@ describe('one call across three SFU nodes (in process, plain RTP)', () => {
   let client: RedisBus;
   const nodes = new Map<NodeId, { node: SfuNode; bus: RedisBus }>();
   const receivers: RtpReceiver[] = [];
-  const closedConsumers: Array<{ nodeId: string; reason: string }> = [];
+  const closedConsumers: Array<{ roomId: string; nodeId: string; peerId: string; reason: string }> = [];
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -67,7 +67,7 @@ describe('one call across three SFU nodes (in process, plain RTP)', () => {
     await client
       .consumeEvents('cross-node-test')
       .on(ConsumerClosed, (p) => {
-        closedConsumers.push({ nodeId: p.nodeId, reason: p.reason });
+        closedConsumers.push({ roomId: p.roomId, nodeId: p.nodeId, peerId: p.peerId, reason: p.reason });
       })
       .start();
   });
@@ -181,5 +181,61 @@ describe('one call across three SFU nodes (in process, plain RTP)', () => {
     });
     expect(closedConsumers.map((c) => c.nodeId).sort()).toEqual(['sfu-a', 'sfu-b', 'sfu-c']);
     socket.close();
+  }, 30_000);
+
+  it('re-establishes a broken pipe: a new pair replaces the old one and media flows again', async () => {
+    const roomId = 'broken-pipe-call';
+    const ingest = await on('sfu-a', CreatePlainTransport, {
+      roomId,
+      peerId: 'alice',
+      direction: 'send',
+      comedia: true,
+    });
+    const { producerId } = await on('sfu-a', Produce, {
+      roomId,
+      peerId: 'alice',
+      transportId: ingest.transportId,
+      kind: 'video',
+      rtpParameters: vp8Parameters(0x4444),
+    });
+    const first = await subscribe('sfu-b', 'bob', roomId, producerId);
+    const spanB = nodes.get('sfu-b')!.node.room(roomId).span;
+    const oldPair = await spanB.linkTo('sfu-a');
+    // B loses its end (as after a local failure) without A hearing of it: A still holds the old pair.
+    await spanB.drop('sfu-a', false);
+    expect(oldPair.closed).toBe(true);
+    const again = await subscribe('sfu-b', 'bert', roomId, producerId);
+    const newPair = await spanB.linkTo('sfu-a');
+    expect(newPair.linkId).not.toBe(oldPair.linkId);
+    // A swapped its end for the new pair: still exactly one pair between the two nodes.
+    const onA = await nodes.get('sfu-a')!.node.room(roomId).span.linkTo('sfu-b');
+    expect(onA.linkId).toBe(newPair.linkId);
+
+    const socket = await openUdpSocket();
+    await sendRtpStream({
+      host: ingest.ip,
+      port: ingest.port,
+      count: 150,
+      intervalMs: 5,
+      payloadType: VP8_PT,
+      ssrc: 0x4444,
+      payload: vp8Payload(),
+      socket,
+    });
+    socket.close();
+    await waitFor(() => again.receiver.countBySsrc(again.ssrc) >= 140, {
+      what: 'media over the re-established pipe',
+    });
+    // The consumer on the broken pair was closed with it, not left silent.
+    expect(first.receiver.countBySsrc(first.ssrc)).toBe(0);
+    await waitFor(
+      () =>
+        closedConsumers.some(
+          (c) => c.roomId === roomId && c.peerId === 'bob' && c.reason === 'producer-closed',
+        ),
+      {
+        what: 'the consumer of the broken pipe to close',
+      },
+    );
   }, 30_000);
 });
