@@ -39,6 +39,8 @@ export class RoomSpan {
   readonly #links = new Map<string, Promise<PipeLink>>();
   readonly #initiating = new Set<string>();
   readonly #waiting = new Map<string, Array<(link: PipeLink) => void>>();
+  /** Pairs the other node opened towards us, for an initiation of ours that lost the tie. */
+  readonly #accepted = new Map<string, PipeLink>();
 
   constructor(
     private readonly host: RoomSpanHost,
@@ -172,6 +174,10 @@ export class RoomSpan {
     }
     const link = this.#adopt(fromNodeId, transport, linkId);
     this.#links.set(fromNodeId, Promise.resolve(link));
+    this.#accepted.set(fromNodeId, link);
+    transport.observer.once('close', () => {
+      if (this.#accepted.get(fromNodeId) === link) this.#accepted.delete(fromNodeId);
+    });
     for (const resolve of this.#waiting.get(fromNodeId) ?? []) resolve(link);
     this.#waiting.delete(fromNodeId);
     return link.endpoint();
@@ -227,6 +233,9 @@ export class RoomSpan {
   }
 
   #awaitIncoming(nodeId: string): Promise<PipeLink> {
+    // The other node's PipeConnect may have been accepted before ours was refused.
+    const accepted = this.#accepted.get(nodeId);
+    if (accepted && !accepted.closed) return Promise.resolve(accepted);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(

@@ -183,6 +183,48 @@ describe('one call across three SFU nodes (in process, plain RTP)', () => {
     socket.close();
   }, 30_000);
 
+  it('opens one pair when two nodes need each other at the same moment', async () => {
+    const roomId = 'simultaneous-call';
+    const produceOn = async (nodeId: NodeId, peerId: string, ssrc: number) => {
+      const t = await on(nodeId, CreatePlainTransport, { roomId, peerId, direction: 'send', comedia: true });
+      return (
+        await on(nodeId, Produce, {
+          roomId,
+          peerId,
+          transportId: t.transportId,
+          kind: 'video',
+          rtpParameters: vp8Parameters(ssrc),
+        })
+      ).producerId;
+    };
+    const onB = await produceOn('sfu-b', 'bea', 0x5551);
+    const onC = await produceOn('sfu-c', 'cal', 0x5552);
+    const consumeFrom = async (
+      nodeId: NodeId,
+      peerId: string,
+      producerId: string,
+      producerNodeId: NodeId,
+    ) => {
+      const { rtpCapabilities } = await on(nodeId, GetRouterCapabilities, { roomId });
+      const t = await on(nodeId, CreatePlainTransport, { roomId, peerId, direction: 'recv' });
+      return on(nodeId, Consume, {
+        roomId,
+        peerId,
+        transportId: t.transportId,
+        producerId,
+        rtpCapabilities,
+        producerNodeId,
+      });
+    };
+    const started = Date.now();
+    // B needs C's producer while C needs B's: both start opening a pair towards the other.
+    await Promise.all([consumeFrom('sfu-b', 'bea', onC, 'sfu-c'), consumeFrom('sfu-c', 'cal', onB, 'sfu-b')]);
+    expect(Date.now() - started).toBeLessThan(5000);
+    const linkOn = (id: NodeId, other: NodeId) => nodes.get(id)!.node.room(roomId).span.linkTo(other);
+    expect((await linkOn('sfu-b', 'sfu-c')).linkId).toBe((await linkOn('sfu-c', 'sfu-b')).linkId);
+    expect(nodes.get('sfu-b')!.node.room(roomId).span.nodeIds).toEqual(['sfu-c']);
+  }, 30_000);
+
   it('re-establishes a broken pipe: a new pair replaces the old one and media flows again', async () => {
     const roomId = 'broken-pipe-call';
     const ingest = await on('sfu-a', CreatePlainTransport, {
