@@ -16,6 +16,8 @@ export class PipeLink {
     readonly transport: types.PipeTransport,
     /** Names the pair: the id of the initiating node's transport. */
     readonly linkId: string,
+    /** The process at the other end: another one there means this pair is stale. */
+    readonly remoteInstanceId: string,
   ) {}
 
   get closed(): boolean {

@@ -32,15 +32,21 @@ const INCOMING_WAIT_MS = 10_000;
 
 /**
  * How a room spans nodes: one PipeLink per other node of the call, used in both directions.
- * If two nodes open a link to each other at the same moment, the one with the smaller node id
- * wins and the other uses the winner's pair, so a node pair never holds two.
+ *
+ * Opening a pair races when two nodes need each other at the same moment. The rules, applied where
+ * a PipeConnect arrives: the same link id again is a redelivery (answer it); a new process at the
+ * other end, or a pair the other end says it lost, replaces ours; otherwise the other node is
+ * opening while we hold or are opening a pair, and the smaller node id wins — the larger side uses
+ * the winner's pair (which it accepted or is about to). A node pair never keeps two.
  */
 export class RoomSpan {
-  readonly #links = new Map<string, Promise<PipeLink>>();
-  readonly #initiating = new Set<string>();
+  /** The live pair per other node. */
+  readonly #established = new Map<string, PipeLink>();
+  /** Pairs this node is opening, per other node. */
+  readonly #opening = new Map<string, Promise<PipeLink>>();
   readonly #waiting = new Map<string, Array<(link: PipeLink) => void>>();
-  /** Pairs the other node opened towards us, for an initiation of ours that lost the tie. */
-  readonly #accepted = new Map<string, PipeLink>();
+  /** The pair we lost to a node, so our next open tells it to replace its end. */
+  readonly #lost = new Map<string, string>();
 
   constructor(
     private readonly host: RoomSpanHost,
@@ -50,7 +56,7 @@ export class RoomSpan {
   ) {}
 
   get nodeIds(): string[] {
-    return [...this.#links.keys()];
+    return [...this.#established.keys()];
   }
 
   /** Makes a producer of `nodeId` available on this node's home router (a pipe producer). */
@@ -79,7 +85,17 @@ export class RoomSpan {
 
   /** Producing side: forwards a local producer over the link `toNodeId` opened. */
   async exportProducer(toNodeId: string, linkId: string, producerId: string) {
-    const link = await this.#linkOrNotFound(toNodeId, linkId);
+    // The other node may use the pair as soon as it accepted our PipeConnect, before its reply
+    // reached us and our open completed: finish that first.
+    if (this.#live(toNodeId)?.linkId !== linkId) await this.#opening.get(toNodeId)?.catch(() => undefined);
+    const link = this.#established.get(toNodeId);
+    if (!link || link.closed || link.linkId !== linkId) {
+      throw new TrellisError('TRANSPORT_NOT_FOUND', 'no such pipe between these nodes', {
+        roomId: this.host.roomId,
+        nodeId: toNodeId,
+        linkId,
+      });
+    }
     const { producer, peerId } = await this.host.localProducerOnHome(producerId);
     let consumer = link.outgoing.get(producerId);
     if (!consumer || consumer.closed) {
@@ -123,8 +139,7 @@ export class RoomSpan {
     producerId: string,
     state: 'paused' | 'resumed' | 'closed',
   ): Promise<boolean> {
-    const link = await this.#links.get(fromNodeId)?.catch(() => undefined);
-    const producer = link?.incoming.get(producerId);
+    const producer = this.#established.get(fromNodeId)?.incoming.get(producerId);
     if (!producer || producer.closed) return false;
     if (state === 'closed') producer.close();
     else if (state === 'paused') await producer.pause();
@@ -132,62 +147,60 @@ export class RoomSpan {
     return true;
   }
 
-  /** The link to `nodeId`, opening the pair if there is none. */
+  /** The live pair to `nodeId`, opening one if there is none. */
   linkTo(nodeId: string): Promise<PipeLink> {
-    const existing = this.#links.get(nodeId);
-    if (existing) return existing;
-    const attempt = this.#initiate(nodeId);
-    this.#links.set(nodeId, attempt);
-    attempt.catch(() => {
-      if (this.#links.get(nodeId) === attempt) this.#links.delete(nodeId);
-    });
-    return attempt;
+    const live = this.#live(nodeId);
+    if (live) return Promise.resolve(live);
+    let opening = this.#opening.get(nodeId);
+    if (!opening) {
+      opening = this.#initiate(nodeId).finally(() => this.#opening.delete(nodeId));
+      this.#opening.set(nodeId, opening);
+    }
+    return opening;
   }
 
   /** Producing side of PipeConnect: make our end, connect it to theirs, return ours. */
-  async accept(fromNodeId: string, linkId: string, remote: Endpoint): Promise<Endpoint> {
-    if (this.#initiating.has(fromNodeId) && this.remote.nodeId < fromNodeId) {
-      throw new TrellisError('CONFLICT', 'a pipe to this node is being opened from this side', {
+  async accept(
+    fromNodeId: string,
+    request: { linkId: string; instanceId: string; replacesLinkId?: string | undefined } & Endpoint,
+  ): Promise<Endpoint & { instanceId: string }> {
+    const current = this.#live(fromNodeId);
+    if (current?.linkId === request.linkId)
+      return { ...current.endpoint(), instanceId: this.remote.instanceId };
+    const stale =
+      current !== undefined &&
+      (request.replacesLinkId === current.linkId || request.instanceId !== current.remoteInstanceId);
+    const contested = (current !== undefined && !stale) || this.#opening.has(fromNodeId);
+    if (contested && this.remote.nodeId < fromNodeId) {
+      throw new TrellisError('CONFLICT', 'a pipe between these nodes is open or opening from this side', {
         roomId: this.host.roomId,
         nodeId: this.remote.nodeId,
       });
     }
-    const current = this.#initiating.has(fromNodeId)
-      ? undefined
-      : await this.#links.get(fromNodeId)?.catch(() => undefined);
-    // A redelivered PipeConnect: the pair exists already.
-    if (current && current.linkId === linkId && !current.closed) return current.endpoint();
-    // A new pair from a node that restarted (or re-opens after a broken pipe) replaces the old one.
     current?.close();
     const transport = await this.#createTransport();
     try {
       await media({ roomId: this.host.roomId, fromNodeId }, () =>
         transport.connect({
-          ip: remote.ip,
-          port: remote.port,
-          srtpParameters: remote.srtpParameters as types.SrtpParameters,
+          ip: request.ip,
+          port: request.port,
+          srtpParameters: request.srtpParameters as types.SrtpParameters,
         }),
       );
     } catch (error) {
       transport.close();
       throw error;
     }
-    const link = this.#adopt(fromNodeId, transport, linkId);
-    this.#links.set(fromNodeId, Promise.resolve(link));
-    this.#accepted.set(fromNodeId, link);
-    transport.observer.once('close', () => {
-      if (this.#accepted.get(fromNodeId) === link) this.#accepted.delete(fromNodeId);
-    });
-    for (const resolve of this.#waiting.get(fromNodeId) ?? []) resolve(link);
-    this.#waiting.delete(fromNodeId);
-    return link.endpoint();
+    const link = this.#establish(fromNodeId, transport, request.linkId, request.instanceId);
+    return { ...link.endpoint(), instanceId: this.remote.instanceId };
   }
 
   /** Tears the pair to `nodeId` down (the node is lost, or asked); its piped producers close. */
   async drop(nodeId: string, tellRemote: boolean): Promise<boolean> {
-    const link = await this.#links.get(nodeId)?.catch(() => undefined);
-    this.#links.delete(nodeId);
+    const link = this.#established.get(nodeId);
     if (!link) return false;
+    this.#established.delete(nodeId);
+    this.#lost.set(nodeId, link.linkId);
     link.close();
     if (tellRemote) {
       await this.remote
@@ -202,16 +215,23 @@ export class RoomSpan {
     for (const nodeId of this.nodeIds) void this.drop(nodeId, true);
   }
 
+  #live(nodeId: string): PipeLink | undefined {
+    const link = this.#established.get(nodeId);
+    return link && !link.closed ? link : undefined;
+  }
+
   async #initiate(nodeId: string): Promise<PipeLink> {
-    this.#initiating.add(nodeId);
     let transport: types.PipeTransport | undefined;
     try {
       transport = await this.#createTransport();
       const mine = transport;
+      const replacesLinkId = this.#lost.get(nodeId);
       const theirs = await this.remote.request(nodeId, PipeConnect, {
         roomId: this.host.roomId,
         fromNodeId: this.remote.nodeId,
         linkId: mine.id,
+        instanceId: this.remote.instanceId,
+        ...(replacesLinkId === undefined ? {} : { replacesLinkId }),
         ...endpointOf(mine),
       });
       await media({ roomId: this.host.roomId, nodeId }, () =>
@@ -221,21 +241,20 @@ export class RoomSpan {
           srtpParameters: theirs.srtpParameters as types.SrtpParameters,
         }),
       );
-      return this.#adopt(nodeId, mine, mine.id);
+      this.#lost.delete(nodeId);
+      return this.#establish(nodeId, mine, mine.id, theirs.instanceId);
     } catch (error) {
       transport?.close();
-      // The other node is opening the pair towards us and wins the tie: use its pair.
+      // The other node holds or is opening the pair and wins the tie: use its pair.
       if (isTrellisError(error, 'CONFLICT')) return this.#awaitIncoming(nodeId);
       throw error;
-    } finally {
-      this.#initiating.delete(nodeId);
     }
   }
 
   #awaitIncoming(nodeId: string): Promise<PipeLink> {
-    // The other node's PipeConnect may have been accepted before ours was refused.
-    const accepted = this.#accepted.get(nodeId);
-    if (accepted && !accepted.closed) return Promise.resolve(accepted);
+    // Its PipeConnect may have been accepted here already, before ours was refused there.
+    const live = this.#live(nodeId);
+    if (live) return Promise.resolve(live);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(
@@ -252,18 +271,6 @@ export class RoomSpan {
       });
       this.#waiting.set(nodeId, waiters);
     });
-  }
-
-  async #linkOrNotFound(nodeId: string, linkId: string): Promise<PipeLink> {
-    const link = await this.#links.get(nodeId)?.catch(() => undefined);
-    if (!link || link.closed || link.linkId !== linkId) {
-      throw new TrellisError('TRANSPORT_NOT_FOUND', 'no such pipe between these nodes', {
-        roomId: this.host.roomId,
-        nodeId,
-        linkId,
-      });
-    }
-    return link;
   }
 
   #createTransport(): Promise<types.PipeTransport> {
@@ -283,16 +290,21 @@ export class RoomSpan {
     );
   }
 
-  #adopt(nodeId: string, transport: types.PipeTransport, linkId: string): PipeLink {
-    const link = new PipeLink(nodeId, transport, linkId);
+  #establish(
+    nodeId: string,
+    transport: types.PipeTransport,
+    linkId: string,
+    remoteInstanceId: string,
+  ): PipeLink {
+    const link = new PipeLink(nodeId, transport, linkId, remoteInstanceId);
+    const previous = this.#established.get(nodeId);
+    if (previous && previous !== link) previous.close();
+    this.#established.set(nodeId, link);
     transport.observer.once('close', () => {
-      void this.#links.get(nodeId)?.then(
-        (current) => {
-          if (current === link) this.#links.delete(nodeId);
-        },
-        () => undefined,
-      );
+      if (this.#established.get(nodeId) === link) this.#established.delete(nodeId);
     });
+    for (const resolve of this.#waiting.get(nodeId) ?? []) resolve(link);
+    this.#waiting.delete(nodeId);
     return link;
   }
 }

@@ -3,6 +3,8 @@ import type { CommandDef, ReplyOf, RequestOf } from '@trellis/protocol';
 /** How a room reaches the other nodes of its call: bus requests to `cmd:{nodeId}`. */
 export interface RemoteNodes {
   readonly nodeId: string;
+  /** This process's id: tells other nodes a restarted node (same node id) from a live one. */
+  readonly instanceId: string;
   request<C extends CommandDef>(nodeId: string, def: C, payload: RequestOf<C>): Promise<ReplyOf<C>>;
 }
 

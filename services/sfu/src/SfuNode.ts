@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { NodeHeartbeat, NodeLossMonitor, type RedisBus, type RedisCommandServer } from '@trellis/bus';
 import type { SfuConfig } from '@trellis/config';
 import {
@@ -83,6 +84,7 @@ export class SfuNode {
     });
     this.#remote = {
       nodeId: this.nodeId,
+      instanceId: randomUUID(),
       request: (nodeId, def, payload) =>
         options.bus.commands.request(nodeId, def, payload, { timeoutMs: 5000 }),
     };

@@ -5,8 +5,8 @@ import type { SfuNode } from './SfuNode';
 /** The node-to-node half of the command table: what other SFU nodes of a call ask of this one. */
 export function servePipeCommands(server: CommandReceiver, node: SfuNode): void {
   server
-    .handle(PipeConnect, async ({ roomId, fromNodeId, linkId, ip, port, srtpParameters }) =>
-      node.room(roomId).span.accept(fromNodeId, linkId, { ip, port, srtpParameters }),
+    .handle(PipeConnect, async ({ roomId, fromNodeId, ...request }) =>
+      node.room(roomId).span.accept(fromNodeId, request),
     )
     .handle(PipeProducer, async ({ roomId, toNodeId, linkId, producerId }) =>
       node.room(roomId).span.exportProducer(toNodeId, linkId, producerId),

@@ -20,11 +20,15 @@ export const PipeConnect = defineCommand({
   request: z.object({
     roomId: RoomId,
     fromNodeId: z.string(),
-    /** Identifies the caller's end: a new one (after a restart) replaces the old pair. */
+    /** Identifies the caller's end: it names the pair. */
     linkId: MediaId,
+    /** The caller process's id: a new one means the caller restarted, and its new pair replaces ours. */
+    instanceId: z.string().min(1).max(64),
+    /** The pair the caller lost and now replaces (a broken pipe being re-established). */
+    replacesLinkId: MediaId.optional(),
     ...PipeEndpoint,
   }),
-  reply: z.object(PipeEndpoint),
+  reply: z.object({ ...PipeEndpoint, instanceId: z.string().min(1).max(64) }),
 });
 
 /** Sent by the consuming node: "forward this producer over our pipe". */

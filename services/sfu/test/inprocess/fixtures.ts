@@ -44,6 +44,7 @@ export function roomOptions(roomId: string, pool: WorkerPool): RoomOptions {
     logger: quietLogger(),
     remote: {
       nodeId: 'solo',
+      instanceId: 'solo-instance',
       request: () => Promise.reject(new Error('single-node test asked another node')),
     },
     pipe: { listenIp: '127.0.0.1', portRange: { min: 21000, max: 21999 } },
