@@ -274,7 +274,7 @@ export class RoomSpan {
   }
 
   #createTransport(): Promise<types.PipeTransport> {
-    const { listenIp, announcedAddress, portRange } = this.settings;
+    const { listenIp, announcedAddress, portRange, socketBufferBytes } = this.settings;
     return media({ roomId: this.host.roomId }, () =>
       this.host.homeRouter().createPipeTransport({
         listenInfo: {
@@ -282,6 +282,11 @@ export class RoomSpan {
           ip: listenIp,
           portRange,
           ...(announcedAddress === undefined ? {} : { announcedAddress }),
+          // The default (~208 KB) is the first thing to overflow under load: every imported stream
+          // of the call queues here while the worker is busy.
+          ...(socketBufferBytes === undefined
+            ? {}
+            : { recvBufferSize: socketBufferBytes, sendBufferSize: socketBufferBytes }),
         },
         // Pipes may cross networks between hosts: encrypted, and with retransmissions on loss.
         enableSrtp: true,

@@ -12,6 +12,8 @@ export interface PipeSettings {
   listenIp: string;
   announcedAddress?: string;
   portRange: { min: number; max: number };
+  /** Per pipe socket: one socket carries every stream of the call between two nodes. */
+  socketBufferBytes?: number;
 }
 
 export interface Endpoint {

@@ -29,6 +29,13 @@ export const sfuEnv = z.object({
   SFU_PIPE_ANNOUNCED_ADDRESS: envField(parseString(1), {
     description: 'Address other SFU nodes reach this one at, when it differs from the pipe listen IP',
   }),
+  SFU_PIPE_SOCKET_BUFFER_BYTES: intField({
+    min: 65_536,
+    max: 268_435_456,
+    default: 4_194_304,
+    description:
+      'Send/receive buffer of each pipe socket (one socket carries every stream of a call between two nodes); the kernel caps it at net.core.rmem_max/wmem_max',
+  }),
   SFU_PIPE_PORT_MIN: portField({ default: 21000, description: 'Lowest UDP port of pipe transports' }),
   SFU_PIPE_PORT_MAX: portField({ default: 21999, description: 'Highest UDP port of pipe transports' }),
   SFU_WORKERS: intField({
@@ -86,7 +93,12 @@ export interface SfuConfig extends CommonConfig {
     ports: number[];
   };
   /** Node-to-node pipes (one UDP port per call and node pair, from the range). */
-  pipe: { listenIp: string; announcedAddress?: string; portRange: { min: number; max: number } };
+  pipe: {
+    listenIp: string;
+    announcedAddress?: string;
+    portRange: { min: number; max: number };
+    socketBufferBytes: number;
+  };
   workers: number;
   maxConsumersPerWorker: number;
   maxIncomingBitrate: number;
@@ -137,6 +149,7 @@ export const sfuConfig = sfuEnv.transform((e, ctx): SfuConfig => {
   const pipe: SfuConfig['pipe'] = {
     listenIp: e.SFU_PIPE_LISTEN_IP ?? e.SFU_RTC_LISTEN_IP,
     portRange: { min: e.SFU_PIPE_PORT_MIN, max: e.SFU_PIPE_PORT_MAX },
+    socketBufferBytes: e.SFU_PIPE_SOCKET_BUFFER_BYTES,
   };
   const pipeAnnounced =
     e.SFU_PIPE_ANNOUNCED_ADDRESS ??
