@@ -282,8 +282,7 @@ export class RoomSpan {
           ip: listenIp,
           portRange,
           ...(announcedAddress === undefined ? {} : { announcedAddress }),
-          // The default (~208 KB) is the first thing to overflow under load: every imported stream
-          // of the call queues here while the worker is busy.
+          // Optional (SFU_PIPE_SOCKET_BUFFER_BYTES): every imported stream of the call queues here.
           ...(socketBufferBytes === undefined
             ? {}
             : { recvBufferSize: socketBufferBytes, sendBufferSize: socketBufferBytes }),

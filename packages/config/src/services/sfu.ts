@@ -29,12 +29,14 @@ export const sfuEnv = z.object({
   SFU_PIPE_ANNOUNCED_ADDRESS: envField(parseString(1), {
     description: 'Address other SFU nodes reach this one at, when it differs from the pipe listen IP',
   }),
+  // Measured (bench/cascade): at CPU saturation a 4 MiB buffer turned pipe drops into 1.5 s of
+  // queueing; the kernel default keeps real-time media fresh. For bursty links, raise with care.
   SFU_PIPE_SOCKET_BUFFER_BYTES: intField({
-    min: 65_536,
+    min: 0,
     max: 268_435_456,
-    default: 4_194_304,
+    default: 0,
     description:
-      'Send/receive buffer of each pipe socket (one socket carries every stream of a call between two nodes); the kernel caps it at net.core.rmem_max/wmem_max',
+      'Send/receive buffer of each pipe socket, 0 = kernel default (~208 KB); capped by net.core.rmem_max/wmem_max. Larger absorbs bursts but queues media when a node is saturated',
   }),
   SFU_PIPE_PORT_MIN: portField({ default: 21000, description: 'Lowest UDP port of pipe transports' }),
   SFU_PIPE_PORT_MAX: portField({ default: 21999, description: 'Highest UDP port of pipe transports' }),
@@ -97,7 +99,7 @@ export interface SfuConfig extends CommonConfig {
     listenIp: string;
     announcedAddress?: string;
     portRange: { min: number; max: number };
-    socketBufferBytes: number;
+    socketBufferBytes?: number;
   };
   workers: number;
   maxConsumersPerWorker: number;
@@ -149,7 +151,7 @@ export const sfuConfig = sfuEnv.transform((e, ctx): SfuConfig => {
   const pipe: SfuConfig['pipe'] = {
     listenIp: e.SFU_PIPE_LISTEN_IP ?? e.SFU_RTC_LISTEN_IP,
     portRange: { min: e.SFU_PIPE_PORT_MIN, max: e.SFU_PIPE_PORT_MAX },
-    socketBufferBytes: e.SFU_PIPE_SOCKET_BUFFER_BYTES,
+    ...(e.SFU_PIPE_SOCKET_BUFFER_BYTES > 0 ? { socketBufferBytes: e.SFU_PIPE_SOCKET_BUFFER_BYTES } : {}),
   };
   const pipeAnnounced =
     e.SFU_PIPE_ANNOUNCED_ADDRESS ??
