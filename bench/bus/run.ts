@@ -2,11 +2,10 @@
 // same run. Prints JSON on stdout; progress on stderr.
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { RedisBus } from '@trellis/bus';
 import { defineCommand } from '@trellis/protocol';
-import { createLogger, createMetricsRegistry } from '@trellis/telemetry';
 import { startRedis } from '@trellis/testkit';
 import { z } from 'zod';
+import { connectBenchBus } from '../common';
 import { startBaseline } from './baseline';
 import { round, sequential, summarize, throughput } from './stats';
 
@@ -44,15 +43,7 @@ const baseTput = await throughput(REQUESTS, CONCURRENCY, MAX_MS, () => baseline.
 await baseline.close();
 
 progress('trellis bus: the same, through RedisBus (envelopes, zod on both ends, dedup, metrics)');
-const logger = createLogger({ service: 'bench', nodeId: 'bench', level: 'warn' });
-const connect = (nodeId: string) =>
-  RedisBus.connect({
-    nodeId,
-    redis: { mode: 'single', url: redis.url, keyPrefix: 'bench:' },
-    logger,
-    metrics: createMetricsRegistry({ service: 'bench', nodeId }),
-    requestTimeoutMs: 30_000,
-  });
+const connect = (nodeId: string) => connectBenchBus(redis.url, nodeId, 'bench:');
 const serverBus = await connect('bench-server');
 const clientBus = await connect('bench-client');
 const server = serverBus.serveCommands('bench-target', { concurrency: 256 });

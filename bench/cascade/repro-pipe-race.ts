@@ -10,14 +10,10 @@
 // handler ... not found [method:transport.produce]": the pair it was importing on was closed under
 // it) and B ends up with two pipe transports to A.
 //   pnpm exec tsx bench/cascade/repro-pipe-race.ts [--trials 12]
-import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { RedisBus } from '@trellis/bus';
 import { ClosePeer, Consume, CreatePlainTransport, GetRouterCapabilities, Produce } from '@trellis/protocol';
-import { createLogger, createMetricsRegistry } from '@trellis/telemetry';
 import { startRedis } from '@trellis/testkit';
+import { connectBenchBus, ensureMediasoupWorkerBin } from '../common';
 import { producerParameters } from '../sfu-forwarding/drivers';
 import { loadMedia } from '../sfu-forwarding/media';
 import { progress, sleep } from '../sfu-forwarding/util';
@@ -26,21 +22,11 @@ import { settleEmpty } from './settle';
 
 const { values } = parseArgs({ options: { trials: { type: 'string', default: '12' } } });
 const TRIALS = Math.min(40, Math.max(1, Number(values.trials) || 12));
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
-process.env.MEDIASOUP_WORKER_BIN ??= execFileSync(join(ROOT, 'scripts/mediasoup-worker.sh'), {
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-}).trim();
+ensureMediasoupWorkerBin();
 
 const media = await loadMedia();
 const redis = await startRedis({ dedicated: true });
-const bus = await RedisBus.connect({
-  nodeId: 'bench-race-client',
-  redis: { mode: 'single', url: redis.url, keyPrefix: 'trellis:' },
-  logger: createLogger({ service: 'bench', nodeId: 'bench-race-client', level: 'warn' }),
-  metrics: createMetricsRegistry({ service: 'bench', nodeId: 'bench-race-client' }),
-  requestTimeoutMs: 30_000,
-});
+const bus = await connectBenchBus(redis.url, 'bench-race-client');
 const cluster = await Cluster.start(bus, redis.url, 2);
 const [a, b] = cluster.nodes.map((n) => n.nodeId) as [string, string];
 try {

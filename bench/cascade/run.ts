@@ -3,14 +3,10 @@
 // to 50 participants over 3 nodes (VP8 + Opus replayed from a pre-encoded clip; all audio and 9 videos
 // each), grown step by step until loss at the probes reaches 1 %. One JSON document on stdout,
 // progress on stderr; everything on 127.0.0.1, bounded in count and time.
-import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { RedisBus } from '@trellis/bus';
-import { createLogger, createMetricsRegistry } from '@trellis/telemetry';
 import { startRedis } from '@trellis/testkit';
+import { connectBenchBus, ensureMediasoupWorkerBin } from '../common';
 import { loadMedia, mediaSummary } from '../sfu-forwarding/media';
 import { progress, round } from '../sfu-forwarding/util';
 import { Cluster } from './cluster';
@@ -69,26 +65,15 @@ const HOP = {
 };
 const PARTS = new Set(values.parts.split(','));
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const startedAt = performance.now();
-// mediasoup reads MEDIASOUP_WORKER_BIN when it is loaded (here, and in the sfu processes).
-process.env.MEDIASOUP_WORKER_BIN ??= execFileSync(join(ROOT, 'scripts/mediasoup-worker.sh'), {
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-}).trim();
+ensureMediasoupWorkerBin();
 const { version: mediasoupVersion } = await import('mediasoup');
 
 const media = await loadMedia();
 
 progress(`starting a dedicated redis-server and ${NODES} one-worker sfu processes`);
 const redis = await startRedis({ dedicated: true });
-const bus = await RedisBus.connect({
-  nodeId: 'bench-cascade-client',
-  redis: { mode: 'single', url: redis.url, keyPrefix: 'trellis:' },
-  logger: createLogger({ service: 'bench', nodeId: 'bench-cascade-client', level: 'warn' }),
-  metrics: createMetricsRegistry({ service: 'bench', nodeId: 'bench-cascade-client' }),
-  requestTimeoutMs: 30_000,
-});
+const bus = await connectBenchBus(redis.url, 'bench-cascade-client');
 let cluster: Cluster | undefined;
 try {
   cluster = await Cluster.start(bus, redis.url, NODES);

@@ -2,15 +2,11 @@
 // mediasoup in this process and (b) a Trellis sfu process commanded over the bus, side by side in the
 // same run from the same load generator. Then 10 concurrent 5-person calls on one node, and a
 // subscriber ramp on one worker until loss passes 1 %. One JSON document on stdout; progress on stderr.
-import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { RedisBus } from '@trellis/bus';
-import { createLogger, createMetricsRegistry } from '@trellis/telemetry';
 import { startRedis } from '@trellis/testkit';
 import { type SpawnedSfu, spawnSfu } from '../../services/sfu/test/support/spawnSfu';
+import { connectBenchBus, ensureMediasoupWorkerBin } from '../common';
 import { BareDriver, TrellisDriver } from './drivers';
 import { loadMedia, mediaSummary } from './media';
 import { runRamp } from './ramp';
@@ -57,13 +53,8 @@ const RAMP = {
 };
 const PARTS = new Set(values.parts.split(','));
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const startedAt = performance.now();
-// mediasoup reads MEDIASOUP_WORKER_BIN when it is loaded: set it first (instant once built).
-process.env.MEDIASOUP_WORKER_BIN ??= execFileSync(join(ROOT, 'scripts/mediasoup-worker.sh'), {
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-}).trim();
+ensureMediasoupWorkerBin();
 const mediasoup = await import('mediasoup');
 
 const media = await loadMedia();
@@ -71,13 +62,7 @@ const streams = { video: media.video, audio: media.audio };
 
 progress('starting a dedicated redis-server, a bare mediasoup worker and a 1-worker Trellis sfu');
 const redis = await startRedis({ dedicated: true });
-const bus = await RedisBus.connect({
-  nodeId: 'bench-sfu-client',
-  redis: { mode: 'single', url: redis.url, keyPrefix: 'trellis:' },
-  logger: createLogger({ service: 'bench', nodeId: 'bench-sfu-client', level: 'warn' }),
-  metrics: createMetricsRegistry({ service: 'bench', nodeId: 'bench-sfu-client' }),
-  requestTimeoutMs: 30_000,
-});
+const bus = await connectBenchBus(redis.url, 'bench-sfu-client');
 const sfus: SpawnedSfu[] = [];
 const spawn = async (nodeId: string, workers: number) => {
   const sfu = await spawnSfu({
