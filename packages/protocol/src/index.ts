@@ -1,3 +1,4 @@
+export * as Api from './api/index';
 export * from './bus/node';
 export * from './catalog';
 export * from './envelope';

@@ -1,0 +1,5 @@
+export * from './define';
+export * from './events';
+export * from './grants';
+export * from './requests';
+export * from './state';
