@@ -14,6 +14,8 @@ export const ClientEvents = {
   'new-producer': z.object({ producer: ProducerInfo }),
   'producer-closed': z.object({ producerId: MediaId, participantId: PeerId }),
   'mode-changed': z.object({
+    /** The call's version after the change: mode changes committed by different nodes may arrive out of order. */
+    version: z.number().int().nonnegative(),
     mode: CallMode,
     previous: CallMode,
     transition: TransitionInfo.optional(),

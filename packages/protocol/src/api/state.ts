@@ -53,6 +53,8 @@ export type IceServer = z.infer<typeof IceServer>;
 
 export const RoomSnapshot = z.object({
   roomId: RoomId,
+  /** Grows with every change of the call: a client ignores events older than its snapshot. */
+  version: z.number().int().nonnegative(),
   mode: CallMode,
   transition: TransitionInfo.optional(),
   /** In p2p and migrating_to_p2p: which of the two sends the offer, so they never both do. */

@@ -1,0 +1,263 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdapter } from '@socket.io/redis-adapter';
+import {
+  createNodeSelector,
+  NodeHeartbeat,
+  NodeLossMonitor,
+  type RedisBus,
+  RoomPlacement,
+  type SelectorKind,
+} from '@trellis/bus';
+import type { SignalingConfig } from '@trellis/config';
+import { Api, type NodeInfo } from '@trellis/protocol';
+import { type MetricsRegistry, metricsHandler } from '@trellis/telemetry';
+import express from 'express';
+import type { Logger } from 'pino';
+import { Server } from 'socket.io';
+import { RateLimits } from './abuse/RateLimits';
+import { ApiDispatcher } from './api/ApiDispatcher';
+import { ApiHandlers } from './api/ApiHandlers';
+import { devTokenRouter } from './auth/devTokenRoute';
+import { TokenVerifier } from './auth/TokenVerifier';
+import { CallStore } from './call/CallStore';
+import { DeadlineScheduler } from './call/DeadlineScheduler';
+import { EffectRunner } from './call/EffectRunner';
+import { Rehomer } from './events/Rehomer';
+import { RoomEventRelay } from './events/RoomEventRelay';
+import { openApiDocument } from './http/openapi';
+import { restRouter } from './http/restRouter';
+import { SfuGateway } from './media/SfuGateway';
+import { type SignalingMetrics, signalingMetrics } from './metrics';
+import { ClientNotifier } from './notify/ClientNotifier';
+import { LocalSessions } from './socket/LocalSessions';
+import { attachSocketApi } from './socket/socketApi';
+import { iceServersFor } from './turn/iceServers';
+
+export interface SignalingNodeOptions {
+  config: SignalingConfig;
+  bus: RedisBus;
+  logger: Logger;
+  metrics: MetricsRegistry;
+  selector?: SelectorKind;
+  /** Heartbeat cadence: a dead node's participants start their resume grace about `ttl` after it died. */
+  heartbeatMs?: number;
+}
+
+/**
+ * One signaling process: REST and Socket.IO on one HTTP server, the call store and mode machine,
+ * the relay of SFU room events, and the deadline poller. Holds no call state of its own — only the
+ * sockets connected to it — so any number run side by side and any one may die.
+ */
+export class SignalingNode {
+  readonly #o: SignalingNodeOptions;
+  readonly http: HttpServer;
+  readonly io: Server;
+  readonly store: CallStore;
+  readonly metrics: SignalingMetrics;
+  readonly #sessions: LocalSessions;
+  readonly #relay: RoomEventRelay;
+  readonly #deadlines: DeadlineScheduler;
+  readonly #heartbeat: NodeHeartbeat;
+  readonly #lossMonitor: NodeLossMonitor;
+  readonly #adapterClients: Array<{ disconnect(): void }>;
+  readonly #startedAt = Date.now();
+
+  constructor(options: SignalingNodeOptions) {
+    this.#o = options;
+    const { config, bus, logger } = options;
+    const redis = bus.redis;
+    const log = logger.child({ component: 'signaling' });
+    this.metrics = signalingMetrics(options.metrics);
+    const heartbeatMs = options.heartbeatMs ?? 2000;
+
+    const pub = redis.duplicate();
+    const sub = redis.duplicate();
+    this.#adapterClients = [pub, sub];
+    this.http = createServer();
+    this.io = new Server(this.http, {
+      transports: ['websocket'],
+      cors: { origin: config.corsOrigins },
+      maxHttpBufferSize: 256 * 1024,
+      adapter: createAdapter(pub, sub, { key: `${config.redis.keyPrefix}sio` }),
+    });
+
+    this.store = new CallStore({
+      redis,
+      keyPrefix: config.redis.keyPrefix,
+      timings: config.call,
+      newId: randomUUID,
+    });
+    const placement = new RoomPlacement({
+      redis,
+      keys: bus.keys,
+      registry: bus.registry,
+      selector: createNodeSelector(options.selector ?? 'least-loaded'),
+      maxAgeMs: 3 * heartbeatMs + 5000,
+    });
+    const sfu = new SfuGateway({ commands: bus.commands, placement, region: config.region, logger: log });
+    const notifier = new ClientNotifier(this.io);
+    const effects = new EffectRunner({
+      notifier,
+      sfu,
+      logger: log,
+      observer: {
+        transitionEnded: (_roomId, t, result) => {
+          this.metrics.transitions.inc({ to: t.to, result });
+          this.metrics.transitionSeconds.observe({ to: t.to, result }, (Date.now() - t.startedAt) / 1000);
+          if (result === 'completed') {
+            for (const gap of Object.values(t.gaps))
+              this.metrics.switchGapSeconds.observe({ to: t.to }, gap / 1000);
+          }
+        },
+      },
+    });
+    const handlers = new ApiHandlers({
+      store: this.store,
+      sfu,
+      effects,
+      nodeId: config.nodeId,
+      maxParticipants: config.call.maxParticipants,
+      iceServers: (identity) => iceServersFor(identity, config),
+    });
+    const dispatcher = new ApiDispatcher({
+      handlers: handlers.table,
+      rateLimits: new RateLimits({
+        redis,
+        keyPrefix: config.redis.keyPrefix,
+        requests: Api.apiRequests,
+        config: config.rateLimits,
+      }),
+      metrics: this.metrics,
+      logger: log,
+    });
+    const verifier = new TokenVerifier(config.jwt);
+    this.#sessions = new LocalSessions({
+      nodeId: config.nodeId,
+      redis,
+      keys: bus.keys,
+      store: this.store,
+      effects,
+    });
+    attachSocketApi({
+      io: this.io,
+      dispatcher,
+      verifier,
+      sessions: this.#sessions,
+      metrics: this.metrics,
+      logger: log,
+    });
+
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('trust proxy', 'loopback');
+    app.use((req, res, next) => {
+      const origin = req.get('origin');
+      if (origin && (config.corsOrigins.includes('*') || config.corsOrigins.includes(origin))) {
+        res.set('Access-Control-Allow-Origin', origin);
+        res.set('Access-Control-Allow-Headers', 'authorization, content-type, x-request-id');
+        res.set('Access-Control-Allow-Methods', 'GET, POST, DELETE');
+      }
+      if (req.method === 'OPTIONS') res.status(204).end();
+      else next();
+    });
+    app.get('/healthz', (_req, res) => {
+      res.status(this.#closing ? 503 : 200).json({ ok: !this.#closing, nodeId: config.nodeId });
+    });
+    app.get('/metrics', metricsHandler(options.metrics.registry));
+    const openapi = openApiDocument({ version: '0.1.0' });
+    app.get('/openapi.json', (_req, res) => {
+      res.json(openapi);
+    });
+    if (config.devTokenRoute) {
+      log.warn('development token route enabled: anyone can mint a token (POST /dev/token)');
+      app.use(devTokenRouter(config));
+    }
+    app.use(restRouter({ dispatcher, verifier }));
+    this.http.on('request', app);
+
+    this.#relay = new RoomEventRelay({
+      source: bus.consumeEvents('signaling'),
+      broadcast: bus.broadcast,
+      store: this.store,
+      effects,
+      notifier,
+      rehomer: new Rehomer({ store: this.store, sfu, effects, metrics: this.metrics, logger: log }),
+      logger: log,
+    });
+    this.#deadlines = new DeadlineScheduler({ store: this.store, effects, logger: log });
+    this.#heartbeat = new NodeHeartbeat({
+      registry: bus.registry,
+      describe: async () => {
+        await this.#sessions.publish();
+        return this.describe();
+      },
+      intervalMs: heartbeatMs,
+      ttlMs: heartbeatMs * 3,
+      logger: log,
+    });
+    this.#lossMonitor = new NodeLossMonitor({
+      registry: bus.registry,
+      redis,
+      keys: bus.keys,
+      broadcast: bus.broadcast,
+      intervalMs: heartbeatMs,
+      logger: log,
+    });
+  }
+
+  #closing = false;
+
+  describe(): NodeInfo {
+    const { config } = this.#o;
+    return {
+      nodeId: config.nodeId,
+      kind: 'signaling',
+      region: config.region,
+      state: this.#closing ? 'draining' : 'serving',
+      startedAt: this.#startedAt,
+      updatedAt: Date.now(),
+      rtc: [],
+      workers: [],
+      maxConsumersPerWorker: 1,
+    };
+  }
+
+  /** Starts serving; resolves with the address REST and Socket.IO listen on. */
+  async start(): Promise<AddressInfo> {
+    const { config } = this.#o;
+    await this.#relay.start();
+    this.#deadlines.start();
+    await this.#heartbeat.start();
+    this.#lossMonitor.start();
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(config.http.port, config.http.host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.http.address() as AddressInfo;
+    this.#o.logger.info({ address: `http://${address.address}:${address.port}` }, 'signaling node serving');
+    return address;
+  }
+
+  /**
+   * Stops: sockets are closed (their clients reconnect to another node and resume), timers stop,
+   * the registry entry goes. Call state stays in Redis for the other nodes.
+   */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    await this.#lossMonitor.stop();
+    await this.#deadlines.stop();
+    await this.#relay.close();
+    await this.#heartbeat.stop();
+    await this.#sessions.clear().catch(() => undefined);
+    await new Promise<void>((resolve) => {
+      this.io.close(() => resolve());
+    });
+    for (const client of this.#adapterClients) client.disconnect();
+  }
+}

@@ -1,0 +1,86 @@
+import { Api, TrellisError, validationError } from '@trellis/protocol';
+import type { Logger } from 'pino';
+import type { RateLimits } from '../abuse/RateLimits';
+import type { SignalingMetrics } from '../metrics';
+import type { HandlerTable } from './ApiHandlers';
+import type { RequestContext } from './RequestContext';
+
+export interface ApiDispatcherOptions {
+  handlers: HandlerTable;
+  rateLimits: RateLimits;
+  metrics: SignalingMetrics;
+  logger: Logger;
+}
+
+/**
+ * The one path every client request takes, REST or Socket.IO: validate against the protocol schema,
+ * check the grant, charge the rate limits, run the handler, check the reply. Whatever goes wrong
+ * comes back as a TrellisError with a code; nothing thrown here reaches the process.
+ */
+export class ApiDispatcher {
+  readonly #o: ApiDispatcherOptions;
+  readonly #byName = new Map<string, Api.ApiRequest>(Api.apiRequests.map((d) => [d.name, d]));
+
+  constructor(options: ApiDispatcherOptions) {
+    this.#o = options;
+  }
+
+  definition(name: string): Api.ApiRequest | undefined {
+    return this.#byName.get(name);
+  }
+
+  async dispatch(def: Api.ApiRequest, input: unknown, ctx: RequestContext): Promise<unknown> {
+    const started = performance.now();
+    let code = 'OK';
+    try {
+      const parsed = def.request.safeParse(input);
+      if (!parsed.success) throw validationError(parsed.error, `${def.name} request`);
+      const request = parsed.data as { roomId: string };
+      authorize(def, request.roomId, ctx);
+      await this.#o.rateLimits.consume(def, {
+        participantKey: `${request.roomId}:${ctx.principal.identity}`,
+        ip: ctx.ip,
+      });
+      const handler = this.#o.handlers[def.name] as (ctx: RequestContext, r: unknown) => Promise<unknown>;
+      const reply = await handler(ctx, request);
+      const checked = def.reply.safeParse(reply);
+      if (!checked.success) {
+        throw new TrellisError('INTERNAL', `${def.name} produced an invalid reply`, {
+          issues: checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+        });
+      }
+      return checked.data;
+    } catch (error) {
+      const failure = TrellisError.from(error);
+      code = failure.code;
+      if (failure.httpStatus >= 500) {
+        this.#o.logger.error(
+          { request: def.name, requestId: ctx.requestId, err: failure, details: failure.details },
+          'request failed',
+        );
+      }
+      throw failure;
+    } finally {
+      this.#o.metrics.requests.inc({ request: def.name, code });
+      this.#o.metrics.requestSeconds.observe({ request: def.name }, (performance.now() - started) / 1000);
+    }
+  }
+}
+
+function authorize(def: Api.ApiRequest, roomId: string, ctx: RequestContext): void {
+  const { grant, identity } = ctx.principal;
+  if (grant.room !== roomId) {
+    throw new TrellisError('FORBIDDEN', 'the token is for another room', { tokenRoom: grant.room, roomId });
+  }
+  const missing =
+    (def.access === 'publish' && !grant.canPublish && 'canPublish') ||
+    (def.access === 'subscribe' && !grant.canSubscribe && 'canSubscribe') ||
+    (def.access === 'admin' && !grant.admin && 'admin');
+  if (missing) {
+    throw new TrellisError('FORBIDDEN', `${def.name} needs the ${missing} grant`, {
+      request: def.name,
+      grant: missing,
+      identity,
+    });
+  }
+}

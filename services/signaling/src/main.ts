@@ -1,0 +1,41 @@
+// Signaling node: reads its config, wires the bus, telemetry and the node, and stops cleanly on signals.
+import { RedisBus } from '@trellis/bus';
+import { loadConfig, signalingConfig } from '@trellis/config';
+import { createLogger, createMetricsRegistry } from '@trellis/telemetry';
+import { SignalingNode } from './SignalingNode';
+
+const config = loadConfig(signalingConfig);
+const logger = createLogger({ service: 'signaling', nodeId: config.nodeId, level: config.logLevel });
+const metrics = createMetricsRegistry({ service: 'signaling', nodeId: config.nodeId });
+process.on('unhandledRejection', (reason) => {
+  logger.error(
+    { err: reason instanceof Error ? reason.stack : String(reason) },
+    'unhandled promise rejection',
+  );
+});
+if (config.jwt.usingDevSecret) logger.warn('JWT_SECRET is not set: using the public development secret');
+
+const { bus, node } = await (async () => {
+  const bus = await RedisBus.connect({ nodeId: config.nodeId, redis: config.redis, logger, metrics });
+  const node = new SignalingNode({ config, bus, logger, metrics });
+  await node.start();
+  return { bus, node };
+})().catch((error: unknown) => {
+  logger.fatal(
+    { err: error instanceof Error ? error.message : String(error) },
+    'signaling node failed to start',
+  );
+  process.exit(1);
+});
+
+let exiting = false;
+async function exit(reason: string): Promise<void> {
+  if (exiting) return;
+  exiting = true;
+  logger.info({ reason }, 'signaling node exiting');
+  await node.close();
+  await bus.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void exit('SIGTERM'));
+process.on('SIGINT', () => void exit('SIGINT'));
