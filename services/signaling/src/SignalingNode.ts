@@ -7,6 +7,7 @@ import {
   NodeHeartbeat,
   NodeLossMonitor,
   type RedisBus,
+  type RedisClient,
   RoomPlacement,
   type SelectorKind,
 } from '@trellis/bus';
@@ -61,7 +62,7 @@ export class SignalingNode {
   readonly #deadlines: DeadlineScheduler;
   readonly #heartbeat: NodeHeartbeat;
   readonly #lossMonitor: NodeLossMonitor;
-  readonly #adapterClients: Array<{ disconnect(): void }>;
+  readonly #adapterClients: RedisClient[];
   readonly #startedAt = Date.now();
 
   constructor(options: SignalingNodeOptions) {
@@ -258,6 +259,10 @@ export class SignalingNode {
     await new Promise<void>((resolve) => {
       this.io.close(() => resolve());
     });
-    for (const client of this.#adapterClients) client.disconnect();
+    // The adapter's close sends UNSUBSCRIBEs it does not await: ours, sent after them, resolve once
+    // theirs did, so quitting then leaves no command to fail on a closed connection.
+    const [pub, sub] = this.#adapterClients;
+    await Promise.allSettled([sub?.punsubscribe(), sub?.unsubscribe()]);
+    await Promise.allSettled([pub?.quit(), sub?.quit()]);
   }
 }

@@ -19,10 +19,20 @@ const expressPath = (path: string) => path.replace(/\{([A-Za-z]+)\}/g, ':$1');
  */
 export function restRouter(options: RestRouterOptions): Router {
   const router = express.Router();
-  router.use(express.json({ limit: '256kb' }));
+  const json = express.json({ limit: '256kb' });
+  // The token is checked before the body is read: an anonymous caller costs no JSON parsing.
+  const authenticate = (req: Request, res: Response, next: NextFunction) => {
+    options.verifier.verify(bearerToken(req.get('authorization'))).then(
+      (principal) => {
+        res.locals.principal = principal;
+        next();
+      },
+      (error: unknown) => sendError(res, TrellisError.from(error, 'UNAUTHENTICATED')),
+    );
+  };
   for (const def of Api.apiRequests) {
     const method = def.http.method.toLowerCase() as 'get' | 'post' | 'delete';
-    router[method](expressPath(def.http.path), (req, res, next) => {
+    router[method](expressPath(def.http.path), authenticate, json, (req, res, next) => {
       void handle(def, req, res).catch(next);
     });
   }
@@ -35,7 +45,7 @@ export function restRouter(options: RestRouterOptions): Router {
   async function handle(def: Api.ApiRequest, req: Request, res: Response): Promise<void> {
     try {
       // The room is checked against the grant by the dispatcher, the same way for both transports.
-      const principal = await options.verifier.verify(bearerToken(req.get('authorization')));
+      const principal = res.locals.principal as Api.Principal;
       const source = def.http.method === 'GET' ? req.query : isPlainObject(req.body) ? req.body : {};
       if (def.http.method !== 'GET' && req.body !== undefined && !isPlainObject(req.body)) {
         throw new TrellisError('VALIDATION_FAILED', 'the request body must be a JSON object');
