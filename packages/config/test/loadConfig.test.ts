@@ -3,6 +3,7 @@ import {
   ConfigError,
   commonConfig,
   DEV_JWT_SECRET,
+  describeConfig,
   loadConfig,
   persisterConfig,
   sfuConfig,
@@ -41,6 +42,17 @@ describe('defaults', () => {
     expect(sig.jwt.usingDevSecret).toBe(true);
     expect(sig.devTokenRoute).toBe(true);
     expect(sig.corsOrigins.length).toBeGreaterThan(0);
+    expect(sig.jwt.algorithms).toEqual(['HS256']);
+    expect(sig.stunUrls).toEqual([]);
+    expect(sig.turn).toEqual({ urls: [], ttlSeconds: 86_400 });
+    expect(sig.call).toEqual({
+      p2pHysteresisMs: 5_000,
+      migrationTimeoutMs: 10_000,
+      migrationRetryMs: 3_000,
+      resumeGraceMs: 20_000,
+      maxParticipants: 50,
+    });
+    expect(sig.rateLimits).toEqual({ enabled: true, perIpPerSecond: 200 });
 
     const per = loadConfig(persisterConfig, {});
     expect(per.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/trellis');
@@ -97,7 +109,48 @@ describe('parsing values', () => {
       JWKS_URL: 'https://idp.example.com/.well-known/jwks.json',
     });
     expect(sig.jwt).toMatchObject({ secret, usingDevSecret: false, jwksUrl: expect.stringContaining('idp') });
+    expect(sig.jwt.algorithms).toEqual(['HS256', 'RS256', 'ES256']);
     expect(sig.devTokenRoute).toBe(false);
+  });
+
+  it('accepts only asymmetric tokens when a JWKS replaces the secret', () => {
+    const sig = loadConfig(signalingConfig, {
+      NODE_ENV: 'production',
+      JWKS_URL: 'https://idp.example.com/.well-known/jwks.json',
+    });
+    // The dev secret stays in the config object, but no HS256 token is ever checked against it.
+    expect(sig.jwt.algorithms).toEqual(['RS256', 'ES256']);
+    expect(sig.jwt.usingDevSecret).toBe(false);
+  });
+
+  it('reads TURN, STUN, call timing and rate limits', () => {
+    const sig = loadConfig(signalingConfig, {
+      STUN_URLS: 'stun:stun.example.com:3478',
+      TURN_URLS: 'turn:turn.example.com:3478?transport=udp, turns:turn.example.com:5349?transport=tcp',
+      TURN_SECRET: 'coturn-static-auth-secret',
+      TURN_CREDENTIAL_TTL_S: '3600',
+      P2P_HYSTERESIS_MS: '0',
+      MIGRATION_TIMEOUT_MS: '4000',
+      MIGRATION_RETRY_MS: '500',
+      RESUME_GRACE_MS: '30000',
+      MAX_PARTICIPANTS: '8',
+      RATE_LIMITS: 'off',
+      RATE_LIMIT_IP_PER_SECOND: '1000',
+    });
+    expect(sig.stunUrls).toEqual(['stun:stun.example.com:3478']);
+    expect(sig.turn).toEqual({
+      urls: ['turn:turn.example.com:3478?transport=udp', 'turns:turn.example.com:5349?transport=tcp'],
+      secret: 'coturn-static-auth-secret',
+      ttlSeconds: 3600,
+    });
+    expect(sig.call).toEqual({
+      p2pHysteresisMs: 0,
+      migrationTimeoutMs: 4000,
+      migrationRetryMs: 500,
+      resumeGraceMs: 30_000,
+      maxParticipants: 8,
+    });
+    expect(sig.rateLimits).toEqual({ enabled: false, perIpPerSecond: 1000 });
   });
 });
 
@@ -140,10 +193,9 @@ describe('bad values name the variable', () => {
 
   it('requires JWT_SECRET in production', () => {
     const err = errorOf(() => loadConfig(signalingConfig, { NODE_ENV: 'production' }));
-    expect(err.message).toBe('Invalid configuration: JWT_SECRET: is required when NODE_ENV=production');
-    expect(err.problems).toEqual([
-      { variable: 'JWT_SECRET', message: 'is required when NODE_ENV=production' },
-    ]);
+    const message = 'is required when NODE_ENV=production (unless JWKS_URL is set)';
+    expect(err.message).toBe(`Invalid configuration: JWT_SECRET: ${message}`);
+    expect(err.problems).toEqual([{ variable: 'JWT_SECRET', message }]);
   });
 
   it('refuses the public dev secret in production', () => {
@@ -175,6 +227,31 @@ describe('bad values name the variable', () => {
     expect(errorOf(() => loadConfig(persisterConfig, { PERSISTER_CONCURRENCY: '0' })).message).toContain(
       'PERSISTER_CONCURRENCY: expected an integer between 1 and 256, got "0"',
     );
+  });
+
+  it.each([
+    [
+      { TURN_URLS: 'https://turn.example.com' },
+      'TURN_URLS: expected a comma-separated list of turn:/turns: URLs',
+    ],
+    [{ STUN_URLS: 'turn:x.example.com' }, 'STUN_URLS: expected a comma-separated list of stun: URLs'],
+    [{ TURN_URLS: 'turn:turn.example.com' }, 'TURN_SECRET: is required when TURN_URLS is set'],
+    [{ TURN_CREDENTIAL_TTL_S: '10' }, 'TURN_CREDENTIAL_TTL_S: expected an integer between 60 and 604800'],
+    [{ MAX_PARTICIPANTS: '1' }, 'MAX_PARTICIPANTS: expected an integer between 2 and 50, got "1"'],
+    [{ MAX_PARTICIPANTS: '51' }, 'MAX_PARTICIPANTS: expected an integer between 2 and 50, got "51"'],
+    [{ MIGRATION_TIMEOUT_MS: '10' }, 'MIGRATION_TIMEOUT_MS: expected an integer between 1000'],
+    [{ RATE_LIMITS: 'sometimes' }, 'RATE_LIMITS: expected a boolean'],
+    [{ RATE_LIMIT_IP_PER_SECOND: '0' }, 'RATE_LIMIT_IP_PER_SECOND: expected an integer between 1'],
+  ])('signaling %j', (env, message) => {
+    expect(errorOf(() => loadConfig(signalingConfig, env)).message).toContain(message);
+  });
+
+  it('never echoes the TURN secret', () => {
+    const err = errorOf(() => loadConfig(signalingConfig, { TURN_SECRET: 'hunter2', MAX_PARTICIPANTS: 'x' }));
+    expect(err.message).not.toContain('hunter2');
+    const sig = Object.fromEntries(describeConfig(signalingConfig).map((v) => [v.name, v]));
+    expect(sig.TURN_SECRET).toMatchObject({ secret: true });
+    expect(sig.TURN_URLS?.default).toBe('none');
   });
 
   it('names every bad variable at once', () => {

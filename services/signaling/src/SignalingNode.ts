@@ -251,18 +251,24 @@ export class SignalingNode {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    // Its clients reconnect to other nodes and resume; until they do, their grace runs. The
+    // disconnects are recorded (and told to the rooms) before the connections they need go.
+    this.io.local.disconnectSockets(true);
+    this.io.engine.close();
+    await this.#sessions.settled();
     await this.#lossMonitor.stop();
     await this.#deadlines.stop();
     await this.#relay.close();
     await this.#heartbeat.stop();
     await this.#sessions.clear().catch(() => undefined);
-    await new Promise<void>((resolve) => {
-      this.io.close(() => resolve());
-    });
-    // The adapter's close sends UNSUBSCRIBEs it does not await: ours, sent after them, resolve once
-    // theirs did, so quitting then leaves no command to fail on a closed connection.
-    const [pub, sub] = this.#adapterClients;
-    await Promise.allSettled([sub?.punsubscribe(), sub?.unsubscribe()]);
-    await Promise.allSettled([pub?.quit(), sub?.quit()]);
+    // Not io.close(): its adapter close fires UNSUBSCRIBEs without awaiting them, and they fail as
+    // unhandled rejections once the connections go. Dropping the connections ends the
+    // subscriptions just as well, with nothing left in flight.
+    for (const client of this.#adapterClients) client.disconnect();
+    // The HTTP server's close waits for every keep-alive connection (a REST client's pool): idle
+    // ones go now, and whatever is still open after 2 s is cut.
+    const cut = setTimeout(() => this.http.closeAllConnections(), 2000);
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    clearTimeout(cut);
   }
 }

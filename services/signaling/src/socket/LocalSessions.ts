@@ -19,6 +19,7 @@ export interface LocalSessionsOptions {
 export class LocalSessions {
   readonly #o: LocalSessionsOptions;
   readonly #bySocket = new Map<string, { roomId: string; participantId: string }>();
+  readonly #recording = new Set<Promise<void>>();
 
   constructor(options: LocalSessionsOptions) {
     this.#o = options;
@@ -37,12 +38,22 @@ export class LocalSessions {
   }
 
   /** The socket dropped: unless a newer connection took the participant over, its grace starts. */
-  async disconnected(roomId: string, participantId: string, socketId: string): Promise<void> {
-    const { effects } = await this.#o.store.update(roomId, (draft) => {
-      const record = draft.participant(participantId);
-      if (record?.connection?.socketId === socketId) draft.setConnection(participantId, undefined);
-    });
-    await this.#o.effects.run(roomId, effects);
+  disconnected(roomId: string, participantId: string, socketId: string): Promise<void> {
+    const recording = (async () => {
+      const { effects } = await this.#o.store.update(roomId, (draft) => {
+        const record = draft.participant(participantId);
+        if (record?.connection?.socketId === socketId) draft.setConnection(participantId, undefined);
+      });
+      await this.#o.effects.run(roomId, effects);
+    })();
+    this.#recording.add(recording);
+    void recording.finally(() => this.#recording.delete(recording)).catch(() => undefined);
+    return recording;
+  }
+
+  /** Waits for the disconnects being recorded (a closing node records its own before it goes). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#recording]);
   }
 
   /** Room id → participant ids connected here, in the shape NodeLossMonitor reads. */

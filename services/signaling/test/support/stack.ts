@@ -4,7 +4,7 @@ import { RedisBus } from '@trellis/bus';
 import { DEV_JWT_SECRET, loadConfig, type SignalingConfig, signalingConfig } from '@trellis/config';
 import type { Api } from '@trellis/protocol';
 import { type SpawnedSfu, spawnSfu } from '@trellis/sfu/testing';
-import { createLogger, createMetricsRegistry } from '@trellis/telemetry';
+import { createLogger, createMetricsRegistry, type LogLevel } from '@trellis/telemetry';
 import { type ManagedProcess, type RedisServer, spawnProcess, startRedis } from '@trellis/testkit';
 import getPort from 'get-port';
 import { io, type Socket } from 'socket.io-client';
@@ -54,7 +54,7 @@ export async function startSignaling(
   const logger = createLogger({
     service: 'signaling',
     nodeId,
-    level: process.env.SIGNALING_TEST_LOG_LEVEL ?? 'warn',
+    level: (process.env.SIGNALING_TEST_LOG_LEVEL ?? 'warn') as LogLevel,
   });
   const metrics = createMetricsRegistry({ service: 'signaling', nodeId });
   const bus = await RedisBus.connect({ nodeId, redis: config.redis, logger, metrics });

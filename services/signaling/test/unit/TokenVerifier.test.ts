@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SignalingConfig } from '@trellis/config';
 import { isTrellisError, type TrellisError } from '@trellis/protocol';
-import { base64url, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { base64url, type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/mintToken';
 import { bearerToken, TokenVerifier } from '../../src/auth/TokenVerifier';
