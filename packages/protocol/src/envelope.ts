@@ -52,9 +52,6 @@ export const EventEnvelope = z.object({
 });
 export type EventEnvelope = z.infer<typeof EventEnvelope>;
 
-export const BusEnvelope = z.discriminatedUnion('kind', [
-  CommandEnvelope,
-  ...ReplyEnvelope.options,
-  EventEnvelope,
-]);
+// A plain union: the two reply shapes share kind 'reply', which a discriminated union refuses.
+export const BusEnvelope = z.union([CommandEnvelope, ReplyEnvelope, EventEnvelope]);
 export type BusEnvelope = z.infer<typeof BusEnvelope>;

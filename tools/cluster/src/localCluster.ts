@@ -18,6 +18,10 @@ export interface LocalClusterOptions {
   sfuNodes: number;
   sfuRtcPort: number;
   sfuMetricsPort: number;
+  /** Signaling nodes to run; node i serves REST + Socket.IO on signalingPort + i, metrics on signalingMetricsPort + i. */
+  signalingNodes?: number;
+  signalingPort?: number;
+  signalingMetricsPort?: number;
   progress: Progress;
   /** Copy the services' log lines to the terminal. */
   echoLogs?: boolean;
@@ -40,7 +44,7 @@ const DATABASE = 'trellis';
 const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 
 /**
- * Starts the local cluster: the data stores, then the services (SFU nodes so far; signaling, the
+ * Starts the local cluster: the data stores, then the services (SFU nodes, then signaling; the
  * persister and the web app join as they are built), each handed `env`. If any part fails to start, the parts already running
  * are stopped before the error propagates, so a failed start leaves nothing behind.
  */
@@ -99,6 +103,25 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Runn
         name: nodeId,
         endpoint: `webrtc udp/tcp 127.0.0.1:${rtcPort}, metrics http://127.0.0.1:${metricsPort}/metrics`,
         stop: () => sfu.stop('SIGTERM'),
+      });
+    }
+    for (let i = 0; i < (opts.signalingNodes ?? 0); i++) {
+      const nodeId = `signaling-${i + 1}`;
+      const port = (opts.signalingPort ?? 3000) + i;
+      const metricsPort = (opts.signalingMetricsPort ?? 9475) + i;
+      const signaling = await timed(progress, `signaling node ${nodeId} (http://127.0.0.1:${port})`, () =>
+        startService({
+          name: nodeId,
+          entry: 'services/signaling/src/main.ts',
+          ready: /"msg":"signaling node serving"/,
+          echo: opts.echoLogs ?? false,
+          env: { ...env, NODE_ID: nodeId, HTTP_PORT: String(port), METRICS_PORT: String(metricsPort) },
+        }),
+      );
+      parts.push({
+        name: nodeId,
+        endpoint: `REST + Socket.IO http://127.0.0.1:${port} (OpenAPI at /openapi.json, dev tokens at POST /dev/token)`,
+        stop: () => signaling.stop('SIGTERM'),
       });
     }
     return { parts, env, stop: stopAll };

@@ -12,6 +12,9 @@ const { values } = parseArgs({
     'sfu-nodes': { type: 'string', default: '2' },
     'sfu-rtc-port': { type: 'string', default: '20000' },
     'sfu-metrics-port': { type: 'string', default: '9465' },
+    'signaling-nodes': { type: 'string', default: '2' },
+    'signaling-port': { type: 'string', default: '3000' },
+    'signaling-metrics-port': { type: 'string', default: '9475' },
     quiet: { type: 'boolean', default: false },
   },
 });
@@ -24,6 +27,9 @@ const cluster = await startLocalCluster({
   sfuNodes: Number(values['sfu-nodes']),
   sfuRtcPort: Number(values['sfu-rtc-port']),
   sfuMetricsPort: Number(values['sfu-metrics-port']),
+  signalingNodes: Number(values['signaling-nodes']),
+  signalingPort: Number(values['signaling-port']),
+  signalingMetricsPort: Number(values['signaling-metrics-port']),
   echoLogs: !values.quiet,
   progress,
 }).catch(() => process.exit(1));

@@ -81,6 +81,7 @@ describe('the local cluster behind ./trellis run', () => {
     const redisPort = await getPort();
     const postgresPort = await getPort();
     const { sfuRtcPort, sfuMetricsPort } = await sfuPorts(2);
+    const signalingPort = await getPort();
     const cli = spawnProcess(
       process.execPath,
       [
@@ -99,6 +100,12 @@ describe('the local cluster behind ./trellis run', () => {
         String(sfuRtcPort),
         '--sfu-metrics-port',
         String(sfuMetricsPort),
+        '--signaling-nodes',
+        '1',
+        '--signaling-port',
+        String(signalingPort),
+        '--signaling-metrics-port',
+        String(await getPort()),
         '--quiet',
       ],
       { name: 'trellis-run' },
@@ -110,10 +117,22 @@ describe('the local cluster behind ./trellis run', () => {
     // The SFU nodes really serve: their metrics endpoints answer.
     const scrape = await fetch(`http://127.0.0.1:${sfuMetricsPort + 1}/metrics`);
     expect(await scrape.text()).toContain('trellis_sfu_rooms');
+    // Signaling serves its API and a development token on the printed port.
+    const minted = await fetch(`http://127.0.0.1:${signalingPort}/dev/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ roomId: 'local', identity: 'me' }),
+    });
+    expect(minted.status).toBe(200);
+    const openapi = (await (await fetch(`http://127.0.0.1:${signalingPort}/openapi.json`)).json()) as {
+      paths: object;
+    };
+    expect(Object.keys(openapi.paths)).toContain('/v1/rooms/{roomId}/participants');
     await cli.stop('SIGINT');
     expect((await cli.exited).code).toBe(0);
     expect(cli.output).toContain('postgres stopped');
     expect(cli.output).toContain('sfu-1 stopped');
+    expect(cli.output).toContain('signaling-1 stopped');
     await expect(fetch(`http://127.0.0.1:${sfuMetricsPort}/metrics`)).rejects.toThrow();
     await expect(tcpRequest('127.0.0.1', redisPort, 'PING', 300)).rejects.toThrow();
     await expect(
