@@ -1,0 +1,250 @@
+import type { Api } from '@trellis/protocol';
+import { silentLogger, type TrellisLogger } from './Logger';
+import type { P2pRemoteTrack, P2pSessionEvents, P2pSessionOptions } from './P2pSessionTypes';
+import { receiverStats, sharedStats } from './statsSources';
+import { TrellisClientError } from './TrellisClientError';
+import { TypedEmitter } from './TypedEmitter';
+
+const KINDS = ['audio', 'video'] as const;
+/** ICE restarts the offerer tries after `failed` before giving up on the connection. */
+const MAX_ICE_RESTARTS = 2;
+
+/**
+ * One RTCPeerConnection to one remote participant. Negotiation is "perfect negotiation lite": the
+ * offerer rule replaces rollback (only one side ever offers), trickle ICE candidates that arrive
+ * before the remote description are queued, and every signal is applied in arrival order.
+ */
+export class P2pSession extends TypedEmitter<P2pSessionEvents> {
+  readonly remoteParticipantId: string;
+  readonly offerer: boolean;
+  readonly #pc: RTCPeerConnection;
+  readonly #logger: TrellisLogger;
+  readonly #sendSignal: (signal: Api.P2pSignal) => Promise<void>;
+  readonly #localTracks: MediaStreamTrack[];
+  readonly #pcStats: () => Promise<RTCStatsReport>;
+  readonly #remoteTracks = new Map<'audio' | 'video', P2pRemoteTrack>();
+  /** Candidates received before any remote description: addIceCandidate would reject them. */
+  #pendingCandidates: RTCIceCandidateInit[] = [];
+  /** Signals are applied one at a time: SRD is async and candidates must wait for it. */
+  #queue: Promise<void> = Promise.resolve();
+  #started = false;
+  #closed = false;
+  #iceRestarts = 0;
+
+  constructor(options: P2pSessionOptions) {
+    super();
+    this.remoteParticipantId = options.remoteParticipantId;
+    this.offerer = options.offerer;
+    this.#logger = options.logger ?? silentLogger;
+    this.#sendSignal = options.sendSignal;
+    this.#localTracks = [...(options.localTracks ?? [])];
+    const PeerConnection = options.RTCPeerConnection ?? globalThis.RTCPeerConnection;
+    if (!PeerConnection) {
+      throw new TrellisClientError(
+        'MEDIA_FAILED',
+        'no RTCPeerConnection: pass webrtc.RTCPeerConnection (or install wrtc globals)',
+      );
+    }
+    this.#pc = new PeerConnection({ iceServers: options.iceServers ?? [] });
+    this.#pcStats = sharedStats(() => this.#pc.getStats());
+    this.#pc.onicecandidate = (event) => this.#onLocalCandidate(event.candidate);
+    this.#pc.ontrack = (event) => this.#onTrack(event.track, event.receiver);
+    this.#pc.onconnectionstatechange = () => this.#onConnectionState();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get connectionState(): RTCPeerConnectionState {
+    return this.#closed ? 'closed' : this.#pc.connectionState;
+  }
+
+  get remoteTracks(): P2pRemoteTrack[] {
+    return [...this.#remoteTracks.values()];
+  }
+
+  /** The connection's whole stats report. */
+  getStats(): Promise<RTCStatsReport> {
+    return this.#pcStats();
+  }
+
+  /**
+   * Adds the local tracks and, on the offerer, sends the first offer. The answerer only prepares:
+   * its transceivers come from the offer (`handleSignal`).
+   */
+  start(): Promise<void> {
+    if (this.#started || this.#closed) return this.#queue;
+    this.#started = true;
+    if (!this.offerer) return this.#queue;
+    for (const kind of KINDS) {
+      const track = this.#localTracks.find((t) => t.kind === kind);
+      // Both kinds are always offered, so a side without a camera still receives the other's video.
+      if (track) this.#pc.addTransceiver(track, { direction: 'sendrecv' });
+      else this.#pc.addTransceiver(kind, { direction: 'recvonly' });
+    }
+    return this.#enqueue(() => this.#offer(false));
+  }
+
+  /** Applies a signal from the remote participant. Never rejects: failures are logged. */
+  handleSignal(signal: Api.P2pSignal): Promise<void> {
+    return this.#enqueue(async () => {
+      if (signal.kind === 'candidate') await this.#addCandidate(signal.candidate);
+      else await this.#applyDescription(signal.description);
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pc.onicecandidate = null;
+    this.#pc.ontrack = null;
+    this.#pc.onconnectionstatechange = null;
+    // The senders' tracks are the application's: closing the connection leaves them live.
+    this.#pc.close();
+    this.#remoteTracks.clear();
+    this.#pendingCandidates = [];
+    this.safeEmit('@close');
+    this.removeAllListeners();
+  }
+
+  #enqueue(task: () => Promise<void>): Promise<void> {
+    this.#queue = this.#queue.then(async () => {
+      if (this.#closed) return;
+      try {
+        await task();
+      } catch (error) {
+        if (!this.#closed)
+          this.#logger.warn('p2p negotiation step failed', {
+            remote: this.remoteParticipantId,
+            error: String(error),
+          });
+      }
+    });
+    return this.#queue;
+  }
+
+  async #offer(iceRestart: boolean): Promise<void> {
+    const offer = await this.#pc.createOffer(iceRestart ? { iceRestart: true } : {});
+    if (this.#closed) return;
+    await this.#pc.setLocalDescription(offer);
+    const local = this.#pc.localDescription;
+    if (!local || this.#closed) return;
+    await this.#send({ kind: 'description', description: { type: 'offer', sdp: local.sdp } });
+  }
+
+  async #applyDescription(description: { type: 'offer' | 'answer'; sdp: string }): Promise<void> {
+    if (description.type === 'offer' && this.offerer) {
+      // Glare can't happen under the offerer rule; an offer here is stale or misrouted.
+      this.#logger.warn('offerer ignored an offer', { remote: this.remoteParticipantId });
+      return;
+    }
+    if (description.type === 'answer' && (!this.offerer || this.#pc.signalingState !== 'have-local-offer')) {
+      this.#logger.warn('ignored an unexpected answer', {
+        remote: this.remoteParticipantId,
+        state: this.#pc.signalingState,
+      });
+      return;
+    }
+    await this.#pc.setRemoteDescription(description);
+    if (this.#closed) return;
+    await this.#flushCandidates();
+    if (description.type === 'answer') return;
+    this.#attachLocalTracks();
+    const answer = await this.#pc.createAnswer();
+    if (this.#closed) return;
+    await this.#pc.setLocalDescription(answer);
+    const local = this.#pc.localDescription;
+    if (!local || this.#closed) return;
+    await this.#send({ kind: 'description', description: { type: 'answer', sdp: local.sdp } });
+  }
+
+  /** On the answerer: sends each local track on the offer's transceiver of its kind. */
+  #attachLocalTracks(): void {
+    for (const track of this.#localTracks) {
+      const transceiver = this.#pc
+        .getTransceivers()
+        .find((t) => t.receiver.track.kind === track.kind && t.sender.track === null && t.mid !== null);
+      if (!transceiver) continue;
+      void transceiver.sender.replaceTrack(track);
+      transceiver.direction = 'sendrecv';
+    }
+  }
+
+  async #addCandidate(candidate: RTCIceCandidateInit): Promise<void> {
+    if (!candidate.candidate) return;
+    if (!this.#pc.remoteDescription) {
+      this.#pendingCandidates.push(candidate);
+      return;
+    }
+    await this.#pc.addIceCandidate(candidate);
+  }
+
+  async #flushCandidates(): Promise<void> {
+    const pending = this.#pendingCandidates;
+    this.#pendingCandidates = [];
+    for (const candidate of pending) {
+      try {
+        await this.#pc.addIceCandidate(candidate);
+      } catch (error) {
+        this.#logger.debug('dropped a queued candidate', { error: String(error) });
+      }
+    }
+  }
+
+  #onLocalCandidate(candidate: RTCIceCandidate | null): void {
+    if (!candidate?.candidate || this.#closed) return;
+    void this.#send({
+      kind: 'candidate',
+      candidate: {
+        candidate: candidate.candidate,
+        sdpMid: candidate.sdpMid,
+        sdpMLineIndex: candidate.sdpMLineIndex,
+      },
+    });
+  }
+
+  async #send(signal: Api.P2pSignal): Promise<void> {
+    try {
+      await this.#sendSignal(signal);
+    } catch (error) {
+      if (!this.#closed)
+        this.#logger.warn('p2p signal not delivered', {
+          remote: this.remoteParticipantId,
+          kind: signal.kind,
+          error: String(error),
+        });
+    }
+  }
+
+  #onTrack(track: MediaStreamTrack, receiver: RTCRtpReceiver): void {
+    if (this.#closed) return;
+    const kind = track.kind === 'audio' ? 'audio' : 'video';
+    if (this.#remoteTracks.get(kind)?.track === track) return;
+    const remote: P2pRemoteTrack = {
+      kind,
+      track,
+      getStats: receiverStats(() => receiver.getStats(), this.#pcStats),
+    };
+    this.#remoteTracks.set(kind, remote);
+    this.safeEmit('track', remote);
+  }
+
+  #onConnectionState(): void {
+    if (this.#closed) return;
+    const state = this.#pc.connectionState;
+    this.safeEmit('connectionstatechange', state);
+    if (state === 'connected') this.#iceRestarts = 0;
+    if (state !== 'failed') return;
+    if (this.offerer && this.#iceRestarts < MAX_ICE_RESTARTS) {
+      this.#iceRestarts++;
+      this.#logger.info('p2p connection failed: restarting ICE', {
+        remote: this.remoteParticipantId,
+        attempt: this.#iceRestarts,
+      });
+      void this.#enqueue(() => this.#offer(true));
+      return;
+    }
+    this.safeEmit('failed');
+  }
+}

@@ -1,0 +1,208 @@
+import { Api } from '@trellis/protocol';
+import type { Device, types as msc } from 'mediasoup-client';
+import type { TrellisLogger } from './Logger';
+import type { SfuAttachmentEvents, SfuRemoteTrack } from './SfuSessionTypes';
+import type { ApiRequestFn } from './SignalingClientTypes';
+import { receiverStats, sharedStats } from './statsSources';
+import { TrellisClientError } from './TrellisClientError';
+import { TypedEmitter } from './TypedEmitter';
+
+interface AttachmentOptions {
+  roomId: string;
+  device: Device;
+  request: ApiRequestFn;
+  iceServers?: RTCIceServer[];
+  logger: TrellisLogger;
+}
+
+/**
+ * One attachment to an SFU node: a loaded Device's send and recv transports with their producers
+ * and consumers. Rehoming builds a new attachment (transports land on the new node) before the old
+ * one is closed; closing cascades to every producer and consumer.
+ */
+export class SfuAttachment extends TypedEmitter<SfuAttachmentEvents> {
+  readonly device: Device;
+  readonly #o: AttachmentOptions;
+  #send: msc.Transport | undefined;
+  #recv: msc.Transport | undefined;
+  #recvStats: (() => Promise<RTCStatsReport>) | undefined;
+  readonly #producers = new Map<string, msc.Producer>();
+  readonly #consumers = new Map<string, { consumer: msc.Consumer; remote: SfuRemoteTrack }>();
+  #nodeId: string | undefined;
+  #closed = false;
+
+  constructor(options: AttachmentOptions) {
+    super();
+    this.#o = options;
+    this.device = options.device;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The SFU node the transports live on. */
+  get nodeId(): string | undefined {
+    return this.#nodeId;
+  }
+
+  get producerIds(): string[] {
+    return [...this.#producers.keys()];
+  }
+
+  get remoteTracks(): SfuRemoteTrack[] {
+    return [...this.#consumers.values()].map((c) => c.remote);
+  }
+
+  /** The local tracks published here. */
+  get publishedTracks(): MediaStreamTrack[] {
+    return [...this.#producers.values()].flatMap((p) => (p.track ? [p.track] : []));
+  }
+
+  hasConsumerFor(producerId: string): boolean {
+    return [...this.#consumers.values()].some((c) => c.remote.producerId === producerId);
+  }
+
+  /** Creates the recv transport, and the send transport when there is something to publish. */
+  async createTransports(publish: boolean): Promise<void> {
+    const [send, recv] = await Promise.all([
+      publish ? this.#createTransport('send') : Promise.resolve(undefined),
+      this.#createTransport('recv'),
+    ]);
+    this.#send = send;
+    this.#recv = recv;
+    this.#recvStats = sharedStats(() => recv.getStats());
+  }
+
+  async publish(track: MediaStreamTrack): Promise<msc.Producer> {
+    const transport = this.#send;
+    if (!transport || this.#closed)
+      throw new TrellisClientError('INVALID_STATE', 'no send transport to publish on');
+    // stopTracks false: the same track feeds the P2P connection and outlives every SFU attachment.
+    const producer = await transport.produce({ track, stopTracks: false, appData: { trackId: track.id } });
+    if (this.#closed) {
+      producer.close();
+      throw new TrellisClientError('CLOSED', 'the SFU attachment closed while publishing');
+    }
+    this.#producers.set(producer.id, producer);
+    producer.observer.once('close', () => this.#producers.delete(producer.id));
+    return producer;
+  }
+
+  /** Closes one of our producers locally (the server closed it, or it was replaced). */
+  closeProducer(producerId: string): void {
+    this.#producers.get(producerId)?.close();
+  }
+
+  /**
+   * Consumes a producer: the server creates the consumer paused, the local consumer is made, then
+   * the server resumes it (so the first key frame is not spent before the track exists).
+   */
+  async consume(info: Api.ProducerInfo): Promise<SfuRemoteTrack> {
+    const transport = this.#recv;
+    if (!transport || this.#closed)
+      throw new TrellisClientError('INVALID_STATE', 'no recv transport to consume on');
+    const reply = await this.#o.request(Api.ConsumeProducer, {
+      roomId: this.#o.roomId,
+      transportId: transport.id,
+      producerId: info.id,
+      rtpCapabilities: this.device.rtpCapabilities as Api.ApiRequestOf<
+        typeof Api.ConsumeProducer
+      >['rtpCapabilities'],
+    });
+    if (this.#closed) throw new TrellisClientError('CLOSED', 'the SFU attachment closed while consuming');
+    const consumer = await transport.consume({
+      id: reply.consumerId,
+      producerId: reply.producerId,
+      kind: reply.kind,
+      rtpParameters: reply.rtpParameters as msc.RtpParameters,
+      appData: { participantId: reply.participantId },
+    });
+    const remote: SfuRemoteTrack = {
+      participantId: reply.participantId,
+      producerId: reply.producerId,
+      consumerId: consumer.id,
+      kind: reply.kind,
+      track: consumer.track,
+      getStats: receiverStats(() => consumer.getStats(), this.#recvStats ?? (() => transport.getStats())),
+    };
+    this.#consumers.set(consumer.id, { consumer, remote });
+    consumer.observer.once('close', () => {
+      this.#consumers.delete(consumer.id);
+      this.safeEmit('consumer-closed', remote);
+    });
+    if (this.#closed) {
+      consumer.close();
+      throw new TrellisClientError('CLOSED', 'the SFU attachment closed while consuming');
+    }
+    try {
+      await this.#o.request(Api.ResumeConsumer, { roomId: this.#o.roomId, consumerId: consumer.id });
+    } catch (error) {
+      consumer.close();
+      throw error;
+    }
+    return remote;
+  }
+
+  /** Closes the consumers of `producerId` (its producer closed). */
+  closeConsumersOf(producerId: string): void {
+    for (const { consumer, remote } of [...this.#consumers.values()]) {
+      if (remote.producerId === producerId) consumer.close();
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Consumers first, so each is reported closed; transport.close() would close them silently.
+    for (const { consumer } of [...this.#consumers.values()]) consumer.close();
+    for (const producer of [...this.#producers.values()]) producer.close();
+    this.#send?.close();
+    this.#recv?.close();
+    this.safeEmit('@close');
+    this.removeAllListeners();
+  }
+
+  async #createTransport(direction: 'send' | 'recv'): Promise<msc.Transport> {
+    const { roomId, request, logger } = this.#o;
+    const reply = await request(Api.CreateTransport, { roomId, direction });
+    if (this.#closed)
+      throw new TrellisClientError('CLOSED', 'the SFU attachment closed while creating transports');
+    this.#nodeId = reply.nodeId;
+    const options: msc.TransportOptions = {
+      id: reply.transportId,
+      iceParameters: reply.iceParameters as msc.IceParameters,
+      iceCandidates: reply.iceCandidates as msc.IceCandidate[],
+      dtlsParameters: reply.dtlsParameters as msc.DtlsParameters,
+      ...(this.#o.iceServers ? { iceServers: this.#o.iceServers } : {}),
+      appData: { nodeId: reply.nodeId },
+    };
+    const transport =
+      direction === 'send'
+        ? this.device.createSendTransport(options)
+        : this.device.createRecvTransport(options);
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      request(Api.ConnectTransport, {
+        roomId,
+        transportId: transport.id,
+        dtlsParameters: dtlsParameters as Api.ApiRequestOf<typeof Api.ConnectTransport>['dtlsParameters'],
+      }).then(() => callback(), errback);
+    });
+    if (direction === 'send') {
+      transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+        request(Api.Produce, {
+          roomId,
+          transportId: transport.id,
+          kind,
+          rtpParameters: rtpParameters as Api.ApiRequestOf<typeof Api.Produce>['rtpParameters'],
+          appData,
+        }).then(({ producerId }) => callback({ id: producerId }), errback);
+      });
+    }
+    transport.on('connectionstatechange', (state) => {
+      logger.debug('sfu transport state', { direction, state, transportId: transport.id });
+      if (state === 'failed' && !this.#closed) this.safeEmit('transport-failed', { direction });
+    });
+    return transport;
+  }
+}

@@ -1,0 +1,59 @@
+import type { Api } from '@trellis/protocol';
+import type { types as msc } from 'mediasoup-client';
+import type { TrellisLogger } from './Logger';
+import type { ApiRequestFn } from './SignalingClientTypes';
+import type { StatsSource } from './statsSources';
+import type { TrellisClientError } from './TrellisClientError';
+
+export interface SfuSessionOptions {
+  roomId: string;
+  /** This participant: its own producers in a snapshot are never consumed. */
+  participantId: string;
+  /** Sends API requests (a SignalingClient's `request`, or a test adapter). */
+  request: ApiRequestFn;
+  /** mediasoup-client handler (e.g. `Chrome111.createFactory()` on wrtc). Default: detected. */
+  handlerFactory?: msc.HandlerFactory;
+  /** Passed to the transports (TURN for networks that can't reach the SFU directly). */
+  iceServers?: RTCIceServer[];
+  logger?: TrellisLogger;
+}
+
+export interface SfuStartOptions {
+  routerRtpCapabilities: Api.RoomSnapshot['routerRtpCapabilities'] & object;
+  /** Published as producers; never stopped by the session. */
+  localTracks: MediaStreamTrack[];
+  /** The room's producers: those of other participants are consumed. */
+  producers: Api.ProducerInfo[];
+}
+
+export type SfuRehomeOptions = Omit<SfuStartOptions, 'localTracks'>;
+
+/** A remote participant's track received through the SFU (one consumer). */
+export interface SfuRemoteTrack {
+  participantId: string;
+  producerId: string;
+  consumerId: string;
+  kind: 'audio' | 'video';
+  track: MediaStreamTrack;
+  getStats: StatsSource;
+}
+
+export type SfuSessionEvents = {
+  /** A consumer was created and resumed: its track will deliver media. */
+  consumer: [SfuRemoteTrack];
+  /** A consumer closed (its producer closed, its participant left, or its attachment was replaced). */
+  'consumer-closed': [SfuRemoteTrack];
+  /** A local track could not be published (the session carries on receiving). */
+  'publish-failed': [{ kind: 'audio' | 'video'; error: TrellisClientError }];
+  /** A producer could not be consumed (it may have closed meanwhile; a later snapshot retries). */
+  'consume-failed': [{ producerId: string; participantId: string; error: TrellisClientError }];
+  /** A transport's ICE/DTLS failed: the attachment is unusable until rehomed. */
+  'transport-failed': [{ direction: 'send' | 'recv' }];
+  '@close': [];
+};
+
+export type SfuAttachmentEvents = {
+  'consumer-closed': [SfuRemoteTrack];
+  'transport-failed': [{ direction: 'send' | 'recv' }];
+  '@close': [];
+};

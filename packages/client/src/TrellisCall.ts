@@ -1,0 +1,412 @@
+import { Api } from '@trellis/protocol';
+import { consoleLogger, type TrellisLogger } from './Logger';
+import { MediaPaths } from './MediaPaths';
+import { PathReadiness } from './PathReadiness';
+import { RemoteTrackSelector } from './RemoteTrackSelector';
+import type { MediaPath } from './RemoteTrackSelectorTypes';
+import { RoomState } from './RoomState';
+import { SignalingClient } from './SignalingClient';
+import type { ApiRequestFn, SignalingChannel } from './SignalingClientTypes';
+import type {
+  ModeChangedEvent,
+  TrellisCallEvents,
+  TrellisCallOptions,
+  TrellisCallState,
+  TrellisCallStats,
+  TrellisJoinResult,
+} from './TrellisCallTypes';
+import { TrellisClientError } from './TrellisClientError';
+import { TypedEmitter } from './TypedEmitter';
+
+type JoinReply = Api.ApiReplyOf<typeof Api.JoinRoom>;
+type LeaveReason = TrellisCallEvents['participant-left'][0]['reason'];
+
+/**
+ * A participant in a Trellis call. It follows signaling's call mode: peer to peer for two, SFU for
+ * three and more. During a migration it runs both paths; per remote participant it keeps exposing
+ * the old path's track until the new path's track delivers (make-before-break), and it reports the
+ * new path ready once that path delivers from everyone. Several calls can live in one process.
+ */
+export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
+  readonly roomId: string;
+  /** The signaling connection: a SignalingClient unless one was passed in (e.g. `dropConnection()`). */
+  readonly signaling: SignalingChannel;
+  readonly #o: TrellisCallOptions;
+  readonly #logger: TrellisLogger;
+  readonly #room: RoomState;
+  readonly #selector: RemoteTrackSelector;
+  readonly #paths: MediaPaths;
+  readonly #request: ApiRequestFn;
+  readonly #readiness: PathReadiness;
+  #state: TrellisCallState = 'new';
+  /** Events that arrive while a join or resume reply is being applied run right after it. */
+  #deferred: Array<() => void> = [];
+
+  constructor(options: TrellisCallOptions) {
+    super();
+    this.#o = options;
+    this.roomId = options.roomId;
+    this.#logger = options.logger ?? consoleLogger();
+    this.#room = new RoomState(options.roomId);
+    this.signaling =
+      options.signaling ??
+      new SignalingClient({
+        url: options.url,
+        token: options.token,
+        holdRequestsWhileReconnecting: true,
+        logger: this.#logger,
+        ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+        ...(options.socketOptions ? { socketOptions: options.socketOptions } : {}),
+      });
+    this.#request = (def, payload) => this.signaling.request(def, payload);
+    this.#selector = new RemoteTrackSelector(options.trackSelection);
+    this.#selector.on('exposed', (exposed) => this.safeEmit('remote-track', exposed));
+    this.#selector.on('ended', (ended) => this.safeEmit('remote-track-ended', ended));
+    this.#selector.on('flow', () => this.#readiness.check());
+    this.#paths = new MediaPaths({
+      room: this.#room,
+      request: this.#request,
+      selector: this.#selector,
+      localTracks: () => this.#publishableTracks(),
+      ...(options.webrtc?.RTCPeerConnection ? { RTCPeerConnection: options.webrtc.RTCPeerConnection } : {}),
+      ...(options.handlerFactory ? { handlerFactory: options.handlerFactory } : {}),
+      logger: this.#logger,
+    });
+    this.#paths.on('error', (error) => this.#emitError(error));
+    this.#paths.on('built', () => this.#readiness.check());
+    this.#readiness = new PathReadiness({
+      room: this.#room,
+      paths: this.#paths,
+      selector: this.#selector,
+      publishGraceMs: options.publishGraceMs ?? 5_000,
+    });
+    this.#readiness.on('ready', (ready) => {
+      this.safeEmit('path-ready', ready);
+      this.#request(Api.ReportPathReady, { roomId: this.roomId, ...ready }).catch((error: unknown) =>
+        this.#logger.warn('pathReady report failed', {
+          transitionId: ready.transitionId,
+          error: String(error),
+        }),
+      );
+    });
+    this.#listen();
+  }
+
+  get state(): TrellisCallState {
+    return this.#state;
+  }
+
+  get mode(): Api.CallMode {
+    return this.#room.mode;
+  }
+
+  get transition(): Api.TransitionInfo | undefined {
+    return this.#room.transition;
+  }
+
+  get participantId(): string | undefined {
+    return this.#room.participantId;
+  }
+
+  get sessionId(): string | undefined {
+    return this.#room.sessionId;
+  }
+
+  /** Everyone in the call as signaling lists them, this participant included. */
+  get participants(): Api.ParticipantInfo[] {
+    return [...this.#room.participants.values()];
+  }
+
+  get localTracks(): MediaStreamTrack[] {
+    return [...(this.#o.localTracks ?? [])];
+  }
+
+  /** Connects, joins the room and starts whatever media path its mode calls for. */
+  async join(): Promise<TrellisJoinResult> {
+    if (this.#state !== 'new')
+      throw new TrellisClientError('INVALID_STATE', `join() in state ${this.#state}`);
+    this.#state = 'joining';
+    try {
+      await this.signaling.connect();
+      const reply = await this.signaling.request(Api.JoinRoom, { roomId: this.roomId }, { bypassHold: true });
+      if (this.#state !== 'joining')
+        throw new TrellisClientError('CLOSED', 'the call was closed while joining');
+      this.#adopt(reply);
+      this.#enterJoined();
+      return { participantId: reply.participantId, sessionId: reply.sessionId, mode: this.#room.mode };
+    } catch (error) {
+      this.#shutdown('closed');
+      throw TrellisClientError.from(error, 'CONNECTION_FAILED');
+    }
+  }
+
+  /** Tells signaling this participant leaves (best effort), then closes. */
+  async leave(): Promise<void> {
+    if (this.#state === 'closed') return;
+    if (this.#state === 'joined') {
+      try {
+        await this.signaling.request(
+          Api.LeaveRoom,
+          { roomId: this.roomId },
+          { timeoutMs: 3_000, bypassHold: true },
+        );
+      } catch (error) {
+        this.#logger.debug('leave request failed', { error: String(error) });
+      }
+    }
+    this.#shutdown('left');
+  }
+
+  /** Closes every path and the connection without telling signaling (it notices the socket). */
+  close(): void {
+    this.#shutdown('closed');
+  }
+
+  stats(): TrellisCallStats {
+    const p2p = this.#paths.p2p;
+    const sfu = this.#paths.sfu;
+    return {
+      state: this.#state,
+      mode: this.#room.mode,
+      participantId: this.#room.participantId,
+      transitionId: this.#room.transition?.id,
+      remotes: this.#selector.stats(),
+      p2p: p2p && {
+        remoteParticipantId: p2p.remoteParticipantId,
+        connectionState: p2p.connectionState,
+        offerer: p2p.offerer,
+      },
+      sfu: sfu && {
+        started: sfu.started,
+        nodeId: sfu.nodeId,
+        producers: sfu.producerIds.length,
+        consumers: sfu.remoteTracks.length,
+      },
+    };
+  }
+
+  // --- signaling events -------------------------------------------------------------------------
+
+  #listen(): void {
+    const room = this.#room;
+    const on = <N extends Api.ClientEventName>(
+      name: N,
+      handler: (payload: Api.ClientEventPayload<N>) => void,
+    ) => {
+      const listener = (payload: Api.ClientEventPayload<N>) => this.#dispatch(() => handler(payload));
+      (this.signaling.on as (event: N, l: typeof listener) => void)(name, listener);
+    };
+    on('participant-joined', ({ participant }) => {
+      const known = room.participants.has(participant.id);
+      room.participants.set(participant.id, participant);
+      if (!known) this.safeEmit('participant-joined', { participant });
+    });
+    on('participant-left', ({ participantId, reason }) => this.#removeParticipant(participantId, reason));
+    on('participant-connection', ({ participantId, connected }) => {
+      const known = room.participants.get(participantId);
+      if (known) room.participants.set(participantId, { ...known, connected });
+      this.safeEmit('participant-connection', { participantId, connected });
+    });
+    on('new-producer', ({ producer }) => {
+      room.addProducer(producer);
+      this.#paths.sfu?.addProducer(producer);
+      this.#readiness.check();
+    });
+    on('producer-closed', ({ producerId }) => {
+      room.removeProducer(producerId);
+      this.#paths.sfu?.removeProducer(producerId);
+    });
+    on('mode-changed', (event) => {
+      // Signaling nodes commit and emit independently: a change older than what we know is stale.
+      if (event.version <= room.version) {
+        this.#logger.debug('ignored a stale mode change', { version: event.version, known: room.version });
+        return;
+      }
+      room.version = event.version;
+      this.#applyMode(event);
+    });
+    on('active-speaker', (event) => this.safeEmit('active-speaker', event));
+    on('signal', ({ from, signal }) => this.#paths.handleSignal(from, signal));
+    on('rehome', ({ reason }) => void this.#paths.rehome(reason));
+    on('session-replaced', () => {
+      this.#emitError(
+        new TrellisClientError('SESSION_REPLACED', 'another join with this identity took over'),
+      );
+      this.#shutdown('replaced');
+    });
+    this.signaling.on('disconnected', (reason, willReconnect) => {
+      if (this.#state === 'closed' || this.#state === 'new') return;
+      if (!willReconnect) {
+        this.#emitError(new TrellisClientError('DISCONNECTED', `signaling ended the connection (${reason})`));
+        this.#shutdown('disconnected');
+        return;
+      }
+      // Media keeps flowing on its own; only signaling is being restored.
+      this.safeEmit('reconnecting', { reason });
+    });
+    this.signaling.on('reconnected', () => void this.#resume());
+  }
+
+  #dispatch(handler: () => void): void {
+    if (this.#state === 'joined') handler();
+    else if (this.#state === 'joining' || this.#state === 'resuming') this.#deferred.push(handler);
+  }
+
+  #enterJoined(): void {
+    this.#state = 'joined';
+    this.signaling.releaseHeldRequests();
+    const deferred = this.#deferred;
+    this.#deferred = [];
+    for (const handler of deferred) handler();
+    this.#readiness.setEnabled(true);
+  }
+
+  /** Rejoins with the old session id: within the grace period signaling gives the participant back. */
+  async #resume(): Promise<void> {
+    if (this.#state !== 'joined' && this.#state !== 'resuming') return;
+    this.#state = 'resuming';
+    this.#readiness.setEnabled(false);
+    const { sessionId } = this.#room;
+    try {
+      const reply = await this.signaling.request(
+        Api.JoinRoom,
+        { roomId: this.roomId, ...(sessionId ? { resumeSessionId: sessionId } : {}) },
+        { bypassHold: true },
+      );
+      if (this.#state !== 'resuming') return;
+      // Not resumed: signaling let us go, our SFU producers and transports are gone. Start over.
+      if (!reply.resumed) {
+        this.#paths.closeAll();
+        this.#selector.clear();
+      }
+      this.#adopt(reply);
+      this.#enterJoined();
+      this.safeEmit('reconnected', { resumed: reply.resumed });
+    } catch (error) {
+      if (this.#state !== 'resuming') return;
+      // Still connected means signaling refused; otherwise the next reconnection tries again.
+      if (this.signaling.connected) {
+        this.#emitError(TrellisClientError.from(error, 'DISCONNECTED'));
+        this.#shutdown('disconnected');
+      }
+    }
+  }
+
+  /**
+   * Takes in a join or resume reply: who we are, who is there, what is published, and the mode to
+   * follow. Working media is kept: the mode rules below only build what is missing.
+   */
+  #adopt(reply: JoinReply): void {
+    const room = this.#room;
+    const announce = room.participantId !== undefined;
+    room.participantId = reply.participantId;
+    room.sessionId = reply.sessionId;
+    room.iceServers = reply.iceServers as RTCIceServer[];
+    const snapshot = reply.room;
+    const present = new Set(snapshot.participants.map((p) => p.id));
+    for (const id of [...room.participants.keys()]) if (!present.has(id)) this.#removeParticipant(id, 'left');
+    for (const participant of snapshot.participants) {
+      const known = room.participants.has(participant.id);
+      room.participants.set(participant.id, participant);
+      if (announce && !known && participant.id !== reply.participantId) {
+        this.safeEmit('participant-joined', { participant });
+      }
+    }
+    room.replaceProducers(snapshot.producers);
+    if (reply.resumed && this.#paths.sfu?.started) this.#paths.sfu.reconcile(snapshot.producers);
+    // A mode change newer than this snapshot may already have been applied (it reached us first).
+    if (snapshot.version < room.version) return;
+    room.version = snapshot.version;
+    this.#applyMode({
+      mode: snapshot.mode,
+      previous: room.mode,
+      reason: 'snapshot',
+      ...(snapshot.transition ? { transition: snapshot.transition } : {}),
+      ...(snapshot.p2pOfferer ? { p2pOfferer: snapshot.p2pOfferer } : {}),
+    });
+  }
+
+  #removeParticipant(participantId: string, reason: LeaveReason): void {
+    const room = this.#room;
+    if (!room.participants.delete(participantId)) return;
+    for (const [id, producer] of room.producers) {
+      if (producer.participantId !== participantId) continue;
+      room.removeProducer(id);
+      this.#paths.sfu?.removeProducer(id);
+    }
+    if (this.#paths.p2p?.remoteParticipantId === participantId) this.#paths.closeP2p();
+    this.#selector.removeParticipant(participantId);
+    this.safeEmit('participant-left', { participantId, reason });
+    this.#readiness.check();
+  }
+
+  /**
+   * Makes the paths match the mode. Each mode names the paths it needs and anything else is torn
+   * down, so completions, rollbacks (timed-out) and aborts reduce to one rule: the old path is
+   * never touched while migrating, and the new one is dropped when the mode no longer wants it.
+   */
+  #applyMode(event: ModeChangedEvent): void {
+    const room = this.#room;
+    const previous = room.mode;
+    const newTransition = room.transition?.id !== event.transition?.id;
+    room.mode = event.mode;
+    if (newTransition) room.transitionSeenAt = Date.now();
+    room.transition = event.transition;
+    if (event.p2pOfferer) room.p2pOfferer = event.p2pOfferer;
+    this.#selector.setPreferredPath(targetPath(event.mode));
+    switch (event.mode) {
+      case 'idle':
+        // Alone: nothing to receive. Local tracks stay with the application.
+        this.#paths.closeAll();
+        this.#selector.clear();
+        break;
+      case 'p2p':
+        this.#paths.closeSfu();
+        this.#paths.ensureP2p(false);
+        break;
+      case 'migrating_to_sfu':
+        // The P2P connection (if any) keeps carrying media until signaling declares `sfu`.
+        this.#paths.ensureSfu();
+        break;
+      case 'sfu':
+        this.#paths.closeP2p();
+        this.#paths.ensureSfu();
+        break;
+      case 'migrating_to_p2p':
+        this.#paths.ensureSfu();
+        this.#paths.ensureP2p(true);
+        break;
+    }
+    this.#readiness.update();
+    if (previous !== event.mode || newTransition) this.safeEmit('mode-changed', { ...event, previous });
+    this.#readiness.check();
+  }
+
+  #publishableTracks(): MediaStreamTrack[] {
+    if (!this.#room.canPublish()) return [];
+    return (this.#o.localTracks ?? []).filter((t) => t.readyState !== 'ended');
+  }
+
+  #emitError(error: TrellisClientError): void {
+    this.#logger.warn(error.message, { code: error.code, ...error.details });
+    this.safeEmit('error', error);
+  }
+
+  #shutdown(reason: TrellisCallEvents['closed'][0]['reason']): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#deferred = [];
+    this.#readiness.close();
+    this.#paths.closeAll();
+    this.#selector.clear();
+    this.#selector.close();
+    this.signaling.close();
+    this.safeEmit('closed', { reason });
+    this.removeAllListeners();
+  }
+}
+
+/** The path a mode's media should end up on: the one whose tracks win once they deliver. */
+function targetPath(mode: Api.CallMode): MediaPath {
+  return mode === 'sfu' || mode === 'migrating_to_sfu' ? 'sfu' : 'p2p';
+}
