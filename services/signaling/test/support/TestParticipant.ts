@@ -75,8 +75,13 @@ export class TestParticipant {
 
   /** The longest interval between shown frames of `other` within [from, to] (performance.now). */
   longestGap(other: string, from: number, to = performance.now()): number {
+    return Math.round(this.longestFreeze(other, from, to).gapMs);
+  }
+
+  /** The longest freeze of `other` within [from, to], and when the picture moved again. */
+  longestFreeze(other: string, from: number, to = performance.now()): { gapMs: number; endedAt: number } {
     const shown = this.views.get(other)?.shown ?? [];
-    let longest = 0;
+    let longest = { gapMs: 0, endedAt: from };
     let previous: number | undefined;
     for (const t of shown) {
       if (t < from) {
@@ -84,10 +89,11 @@ export class TestParticipant {
         continue;
       }
       if (t > to) break;
-      if (previous !== undefined) longest = Math.max(longest, t - previous);
+      if (previous !== undefined && t - previous > longest.gapMs)
+        longest = { gapMs: t - previous, endedAt: t };
       previous = t;
     }
-    return Math.round(longest);
+    return longest;
   }
 
   /** True once `other` showed `frames` new frames on `path` after this call. */

@@ -100,6 +100,8 @@ export async function spawnSignaling(
 export interface Stack {
   readonly redis: RedisServer;
   readonly sfus: SpawnedSfu[];
+  /** Starts one more sfu process (joining the cluster mid-test). */
+  addSfu(env?: Record<string, string>): Promise<SpawnedSfu>;
   token(
     roomId: string,
     identity: string,
@@ -110,12 +112,23 @@ export interface Stack {
 }
 
 /** Real Redis and `sfuNodes` real sfu processes; signaling nodes are added by each test. */
-export async function startStack(opts: { sfuNodes?: number } = {}): Promise<Stack> {
+export async function startStack(
+  opts: { sfuNodes?: number; sfuEnv?: Record<string, string> } = {},
+): Promise<Stack> {
   const redis = await startRedis();
   const sfus: SpawnedSfu[] = [];
   const stack: Stack = {
     redis,
     sfus,
+    async addSfu(env = {}) {
+      const sfu = await spawnSfu({
+        redisUrl: redis.url,
+        nodeId: uid(`sfu${sfus.length + 1}`),
+        env: { ...opts.sfuEnv, ...env },
+      });
+      sfus.push(sfu);
+      return sfu;
+    },
     token: (roomId, identity, grant = {}, ttlSeconds = 600) =>
       mintToken({
         secret: DEV_JWT_SECRET,
@@ -131,9 +144,7 @@ export async function startStack(opts: { sfuNodes?: number } = {}): Promise<Stac
     },
   };
   try {
-    for (let i = 0; i < (opts.sfuNodes ?? 1); i += 1) {
-      sfus.push(await spawnSfu({ redisUrl: redis.url, nodeId: uid(`sfu${i + 1}`) }));
-    }
+    for (let i = 0; i < (opts.sfuNodes ?? 1); i += 1) await stack.addSfu();
   } catch (error) {
     await stack.close();
     throw error;

@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type InProcessSignaling,
+  type SpawnedSignaling,
+  type Stack,
+  spawnSignaling,
+  startSignaling,
+  startStack,
+  uid,
+} from '../support/stack';
+import { TcpBalancer } from '../support/TcpBalancer';
+import { TestParticipant } from '../support/TestParticipant';
+
+const pairs = (people: TestParticipant[]) =>
+  people.flatMap((viewer) => people.filter((p) => p !== viewer).map((other) => [viewer, other.id] as const));
+
+describe('failover: processes die mid-call and the call carries on', () => {
+  let stack: Stack;
+  let doomed: SpawnedSignaling;
+  let survivor: InProcessSignaling;
+  let balancer: TcpBalancer;
+  const people: TestParticipant[] = [];
+  const report: Record<string, unknown> = {};
+
+  beforeAll(async () => {
+    // Each node takes 10 consumers: three participants (6) fill one, so a fourth spills to another.
+    stack = await startStack({ sfuNodes: 1, sfuEnv: { SFU_MAX_CONSUMERS_PER_WORKER: '10' } });
+    doomed = await spawnSignaling(stack.redis.url);
+    survivor = await startSignaling(stack.redis.url);
+    const backend = (url: string) => ({ host: '127.0.0.1', port: Number(new URL(url).port) });
+    balancer = await TcpBalancer.start([backend(doomed.url), backend(survivor.url)]);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const p of people) p.close();
+    await balancer?.close();
+    await doomed?.process.stop('SIGINT');
+    await survivor?.close();
+    await stack?.close();
+    console.log(`failover ${JSON.stringify(report)}`);
+  });
+
+  it('a killed signaling node: its clients resume on the other, and frames never stop', async () => {
+    const roomId = uid('room');
+    for (const id of ['a', 'b', 'c']) {
+      people.push(
+        await TestParticipant.join({ url: balancer.url, token: await stack.token(roomId, id), roomId, id }),
+      );
+    }
+    for (const p of people) await p.waitForMode('sfu', 30_000);
+    for (const [viewer, other] of pairs(people)) await viewer.waitForFrames(other, 'sfu', 15);
+    const before = await survivor.node.store.get(roomId);
+    const onDoomed = Object.values(before!.participants).filter(
+      (p) => p.connection?.nodeId === doomed.nodeId,
+    );
+    expect(onDoomed.length).toBeGreaterThan(0);
+
+    const killedAt = performance.now();
+    await doomed.process.kill();
+    // Everyone resumes: same participants, same sessions, same producers; nobody republished.
+    await expect
+      .poll(
+        async () => {
+          const state = await survivor.node.store.get(roomId);
+          return Object.values(state?.participants ?? {}).every(
+            (p) => p.connection?.nodeId === survivor.nodeId,
+          );
+        },
+        { timeout: 20_000, interval: 100 },
+      )
+      .toBe(true);
+    const resumedMs = Math.round(performance.now() - killedAt);
+    const after = await survivor.node.store.get(roomId);
+    expect(Object.keys(after!.participants).sort()).toEqual(['a', 'b', 'c']);
+    for (const p of onDoomed) expect(after!.participants[p.id]!.sessionId).toBe(p.sessionId);
+    expect(Object.keys(after!.producers).sort()).toEqual(Object.keys(before!.producers).sort());
+    for (const [viewer, other] of pairs(people)) await viewer.waitForFrames(other, 'sfu', 15);
+    const gaps = pairs(people).map(([viewer, other]) => viewer.longestGap(other, killedAt));
+    report.signaling_killed = {
+      clients_on_killed_node: onDoomed.length,
+      all_resumed_ms: resumedMs,
+      longest_frame_gap_ms: Math.max(...gaps),
+    };
+    // Media does not pass through signaling: its death shows no freeze.
+    expect(Math.max(...gaps)).toBeLessThan(500);
+  }, 120_000);
+
+  it('a killed sfu node: its participants are re-homed and decode again', async () => {
+    // The call (three on the first node) gains a fourth on a new node, then the first node dies.
+    for (const p of people.splice(0)) p.close();
+    const room = uid('room');
+    const join = async (id: string) => {
+      const p = await TestParticipant.join({
+        url: balancer.url,
+        token: await stack.token(room, id),
+        roomId: room,
+        id,
+      });
+      people.push(p);
+      return p;
+    };
+    for (const id of ['a', 'b', 'c']) await join(id);
+    for (const p of people) await p.waitForMode('sfu', 30_000);
+    for (const [viewer, other] of pairs(people)) await viewer.waitForFrames(other, 'sfu', 15);
+    const first = stack.sfus[0]!;
+    const second = await stack.addSfu({ SFU_MAX_CONSUMERS_PER_WORKER: '500' });
+    // Let the first node's load reach the registry before the fourth is placed.
+    await new Promise((r) => setTimeout(r, 1500));
+    await join('d');
+    for (const [viewer, other] of pairs(people)) await viewer.waitForFrames(other, 'sfu', 15, 30_000);
+    const spanned = await survivor.node.store.get(room);
+    expect(spanned!.participants.d!.nodeId).toBe(second.nodeId);
+    expect(spanned!.participants.a!.nodeId).toBe(first.nodeId);
+
+    const killedAt = performance.now();
+    await first.process.kill();
+    for (const [viewer, other] of pairs(people)) await viewer.waitForFrames(other, 'sfu', 15, 40_000);
+    // Recovery: when the last frozen picture moved again.
+    const freezes = pairs(people).map(([viewer, other]) => viewer.longestFreeze(other, killedAt));
+    const recoveredMs = Math.round(Math.max(...freezes.map((f) => f.endedAt)) - killedAt);
+    const state = await survivor.node.store.get(room);
+    expect(Object.values(state!.participants).map((p) => p.nodeId)).toEqual([
+      second.nodeId,
+      second.nodeId,
+      second.nodeId,
+      second.nodeId,
+    ]);
+    report.sfu_killed = {
+      participants_on_killed_node: 3,
+      all_decoding_again_ms: recoveredMs,
+      longest_frame_gap_ms: Math.max(
+        ...pairs(people).map(([viewer, other]) => viewer.longestGap(other, killedAt)),
+      ),
+    };
+  }, 150_000);
+});
