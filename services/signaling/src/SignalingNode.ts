@@ -12,7 +12,7 @@ import {
   type SelectorKind,
 } from '@trellis/bus';
 import type { SignalingConfig } from '@trellis/config';
-import { Api, type NodeInfo } from '@trellis/protocol';
+import { Api, type NodeInfo, TrellisError } from '@trellis/protocol';
 import { type MetricsRegistry, metricsHandler } from '@trellis/telemetry';
 import express from 'express';
 import type { Logger } from 'pino';
@@ -28,7 +28,7 @@ import { EffectRunner } from './call/EffectRunner';
 import { Rehomer } from './events/Rehomer';
 import { RoomEventRelay } from './events/RoomEventRelay';
 import { openApiDocument } from './http/openapi';
-import { restRouter } from './http/restRouter';
+import { restRouter, sendError } from './http/restRouter';
 import { SfuGateway } from './media/SfuGateway';
 import { type SignalingMetrics, signalingMetrics } from './metrics';
 import { ClientNotifier } from './notify/ClientNotifier';
@@ -80,7 +80,8 @@ export class SignalingNode {
     this.io = new Server(this.http, {
       transports: ['websocket'],
       cors: { origin: config.corsOrigins },
-      maxHttpBufferSize: 256 * 1024,
+      // The largest legitimate message is a P2P SDP (at most 100 kB); bigger ones close the connection.
+      maxHttpBufferSize: 1024 * 1024,
       adapter: createAdapter(pub, sub, { key: `${config.redis.keyPrefix}sio` }),
     });
 
@@ -176,6 +177,21 @@ export class SignalingNode {
       app.use(devTokenRouter(config));
     }
     app.use(restRouter({ dispatcher, verifier }));
+    // Whatever no route took, and whatever Express itself refused (a malformed %-escape in a path),
+    // still answers in the API's error vocabulary rather than an HTML page.
+    app.use((req, res) => {
+      sendError(res, new TrellisError('UNKNOWN_COMMAND', `no route ${req.method} ${req.path.slice(0, 200)}`));
+    });
+    app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      const status = (error as { status?: unknown }).status;
+      const client = typeof status === 'number' && status >= 400 && status < 500;
+      sendError(
+        res,
+        client
+          ? new TrellisError('VALIDATION_FAILED', String((error as Error).message))
+          : TrellisError.from(error),
+      );
+    });
     this.http.on('request', app);
 
     this.#relay = new RoomEventRelay({

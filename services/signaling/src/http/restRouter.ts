@@ -19,7 +19,7 @@ const expressPath = (path: string) => path.replace(/\{([A-Za-z]+)\}/g, ':$1');
  */
 export function restRouter(options: RestRouterOptions): Router {
   const router = express.Router();
-  const json = express.json({ limit: '256kb' });
+  const json = express.json({ limit: '1mb' });
   // The token is checked before the body is read: an anonymous caller costs no JSON parsing.
   const authenticate = (req: Request, res: Response, next: NextFunction) => {
     options.verifier.verify(bearerToken(req.get('authorization'))).then(
