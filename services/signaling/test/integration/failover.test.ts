@@ -103,7 +103,7 @@ describe('failover: processes die mid-call and the call carries on', () => {
     for (const p of people) await p.waitForMode('sfu', 30_000);
     for (const [viewer, other] of pairs(people)) await viewer.waitForFrames(other, 'sfu', 15);
     const first = stack.sfus[0]!;
-    const second = await stack.addSfu({ SFU_MAX_CONSUMERS_PER_WORKER: '500' });
+    const second = await stack.addSfu({ SFU_MAX_CONSUMERS_PER_WORKER: '500', SFU_DRAIN_TIMEOUT_MS: '500' });
     // Let the first node's load reach the registry before the fourth is placed.
     await new Promise((r) => setTimeout(r, 1500));
     await join('d');
@@ -131,6 +131,39 @@ describe('failover: processes die mid-call and the call carries on', () => {
       longest_frame_gap_ms: Math.max(
         ...pairs(people).map(([viewer, other]) => viewer.longestGap(other, killedAt)),
       ),
+    };
+  }, 150_000);
+
+  it('a draining sfu node: its participants move to another node and decode again', async () => {
+    for (const p of people.splice(0)) await p.leave();
+    await stack.addSfu({ SFU_MAX_CONSUMERS_PER_WORKER: '500', SFU_DRAIN_TIMEOUT_MS: '500' });
+    const room = uid('room');
+    for (const id of ['a', 'b', 'c']) {
+      people.push(
+        await TestParticipant.join({
+          url: balancer.url,
+          token: await stack.token(room, id),
+          roomId: room,
+          id,
+        }),
+      );
+    }
+    for (const p of people) await p.waitForMode('sfu', 30_000);
+    for (const [viewer, other] of pairs(people)) await viewer.waitForFrames(other, 'sfu', 15);
+    const hostId = (await survivor.node.store.get(room))!.participants.a!.nodeId;
+    const host = stack.sfus.find((s) => s.nodeId === hostId)!;
+
+    // SIGTERM drains: the calls get SFU_DRAIN_TIMEOUT_MS to leave, then signaling is asked to move them.
+    const drainedAt = performance.now();
+    await host.process.stop('SIGTERM', 20_000);
+    for (const [viewer, other] of pairs(people)) await viewer.waitForFrames(other, 'sfu', 15, 40_000);
+    const state = (await survivor.node.store.get(room))!;
+    for (const p of Object.values(state.participants)) expect(p.nodeId).not.toBe(hostId);
+    const freezes = pairs(people).map(([viewer, other]) => viewer.longestFreeze(other, drainedAt));
+    report.sfu_drained = {
+      participants_moved: 3,
+      all_decoding_on_new_node_ms: Math.round(Math.max(...freezes.map((f) => f.endedAt)) - drainedAt),
+      longest_frame_gap_ms: Math.round(Math.max(...freezes.map((f) => f.gapMs))),
     };
   }, 150_000);
 });
