@@ -159,6 +159,20 @@ export class MediaPaths extends TypedEmitter<MediaPathsEvents> {
     this.#pendingSignals = [];
   }
 
+  /**
+   * After a resumed reconnection: brings the SFU session in line with the snapshot (consume what is
+   * new, drop what is gone, leave working media alone). If none of our producers is listed,
+   * signaling re-homed us while we were away (its `rehome` event was lost): rebuild instead.
+   */
+  resumeSfu(producers: Api.ProducerInfo[]): void {
+    const sfu = this.#sfu;
+    if (!sfu?.started) return;
+    const listed = new Set(producers.map((p) => p.id));
+    const ours = sfu.producerIds;
+    if (ours.length > 0 && !ours.some((id) => listed.has(id))) void this.rehome('producers lost while away');
+    else sfu.reconcile(producers);
+  }
+
   /** Our SFU node died or drains: new transports on the new node, then the old ones go. */
   rehome(reason: string): Promise<void> {
     const run = async () => {

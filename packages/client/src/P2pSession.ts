@@ -150,7 +150,7 @@ export class P2pSession extends TypedEmitter<P2pSessionEvents> {
     if (this.#closed) return;
     await this.#flushCandidates();
     if (description.type === 'answer') return;
-    this.#attachLocalTracks();
+    await this.#attachLocalTracks();
     const answer = await this.#pc.createAnswer();
     if (this.#closed) return;
     await this.#pc.setLocalDescription(answer);
@@ -160,14 +160,14 @@ export class P2pSession extends TypedEmitter<P2pSessionEvents> {
   }
 
   /** On the answerer: sends each local track on the offer's transceiver of its kind. */
-  #attachLocalTracks(): void {
+  async #attachLocalTracks(): Promise<void> {
     for (const track of this.#localTracks) {
       const transceiver = this.#pc
         .getTransceivers()
         .find((t) => t.receiver.track.kind === track.kind && t.sender.track === null && t.mid !== null);
       if (!transceiver) continue;
-      void transceiver.sender.replaceTrack(track);
       transceiver.direction = 'sendrecv';
+      await transceiver.sender.replaceTrack(track);
     }
   }
 

@@ -13,6 +13,8 @@ import { TypedEmitter } from './TypedEmitter';
 interface Candidate extends TrackCandidateInit {
   seq: number;
   watcher: MediaFlowWatcher;
+  /** Set on removal: when its media was last known to flow (it stops with its path). */
+  lastSeenAt?: number | undefined;
 }
 
 interface Slot {
@@ -83,7 +85,11 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
     const slot = this.#byKey.get(key);
     if (!slot) return;
     this.#byKey.delete(key);
-    slot.candidates.get(key)?.watcher.close();
+    const candidate = slot.candidates.get(key);
+    if (candidate) {
+      candidate.lastSeenAt = lastSeen(candidate);
+      candidate.watcher.close();
+    }
     slot.candidates.delete(key);
     this.#select(slot);
   }
@@ -203,10 +209,11 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
 
   #expose(slot: Slot, next: Candidate): void {
     const previous = slot.exposed;
-    if (previous && next.watcher.firstProgressAt !== undefined) {
-      const lastSeen = previous.watcher.lastProgressAt ?? next.watcher.firstProgressAt;
-      const gap = Math.max(0, next.watcher.firstProgressAt - lastSeen);
-      this.#switchGapMs = Math.max(this.#switchGapMs ?? 0, gap);
+    const firstFrame = next.watcher.firstProgressAt;
+    if (previous && firstFrame !== undefined) {
+      // A still-playing old track means no gap; a stopped one left a gap until the new one's first frame.
+      const gap = firstFrame - (previous.lastSeenAt ?? lastSeen(previous) ?? firstFrame);
+      this.#switchGapMs = Math.max(this.#switchGapMs ?? 0, gap, 0);
     }
     slot.exposed = next;
     this.safeEmit('exposed', toExposed(next));
@@ -225,6 +232,11 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
       this.safeEmit('ended', { participantId: slot.participantId, kind: slot.kind });
     }
   }
+}
+
+/** When a candidate's media was last known to flow: now if it still flows. */
+function lastSeen(candidate: Candidate): number | undefined {
+  return candidate.watcher.flowing ? Date.now() : candidate.watcher.lastProgressAt;
 }
 
 function slotKey(participantId: string, kind: MediaKind): string {

@@ -114,12 +114,9 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
       const old = this.#attachment;
       this.#wanted.clear();
       for (const producer of options.producers) this.#want(producer);
-      try {
-        await this.#attach(options.routerRtpCapabilities);
-      } finally {
-        // Even a failed rebuild retires the old node: its transports are dead or draining.
-        if (old && old !== this.#attachment) old.close();
-      }
+      // On failure the old attachment stays: on a draining node it still carries media.
+      await this.#attach(options.routerRtpCapabilities);
+      if (old && old !== this.#attachment) old.close();
       this.#started = true;
     };
     this.#rehoming = this.#rehoming.then(run, run);
@@ -225,7 +222,9 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
     } catch (error) {
       if (!attachment.closed && this.#wanted.has(info.id)) {
         const failure = TrellisClientError.from(error);
-        this.#logger.warn('consuming failed', {
+        // A transport gone under us is a rehome in progress: the new attachment consumes everything.
+        const moving = failure.code === 'TRANSPORT_NOT_FOUND';
+        this.#logger[moving ? 'debug' : 'warn']('consuming failed', {
           producerId: info.id,
           participantId: info.participantId,
           error: failure.message,

@@ -21,6 +21,8 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> impleme
   readonly #requestTimeoutMs: number;
   readonly #connectTimeoutMs: number;
   readonly #holdWhileReconnecting: boolean;
+  readonly #urls: readonly string[];
+  #urlIndex = 0;
   #everConnected = false;
   #closed = false;
   #holding = false;
@@ -33,12 +35,16 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> impleme
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#holdWhileReconnecting = options.holdRequestsWhileReconnecting ?? false;
     const { token } = options;
-    this.#socket = io(options.url, {
+    this.#urls = typeof options.url === 'string' ? [options.url] : [...options.url];
+    if (this.#urls.length === 0) throw new TrellisClientError('INVALID_STATE', 'no signaling URL given');
+    this.#socket = (options.socketFactory ?? io)(this.#urls[0] as string, {
       reconnectionDelay: 250,
       reconnectionDelayMax: 2_000,
       ...options.socketOptions,
       transports: ['websocket'],
       autoConnect: false,
+      // Never share a Manager (io() caches them by URL): each call drops and reconnects on its own.
+      forceNew: true,
       // A callback, so every reconnection presents a token (a refreshed one when `token` is a function).
       auth: (cb) => {
         Promise.resolve(typeof token === 'function' ? token() : token).then(
@@ -53,6 +59,7 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> impleme
     for (const name of Object.keys(Api.ClientEvents) as Api.ClientEventName[]) {
       this.#socket.on(name, (payload: unknown) => this.#onServerEvent(name, payload));
     }
+    if (this.#urls.length > 1) this.#socket.io.on('reconnect_attempt', () => this.#nextUrl());
     this.#socket.on('connect', () => this.#onConnect());
     this.#socket.on('disconnect', (reason) => this.#onDisconnect(reason));
   }
@@ -91,11 +98,10 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> impleme
         // While `active`, socket.io-client retries by itself (server not up yet); inactive means refused.
         if (this.#socket.active) return;
         cleanup();
-        reject(
-          new TrellisClientError('CONNECTION_FAILED', `signaling refused: ${error.message}`, {
-            url: this.#url(),
-          }),
-        );
+        // Signaling's refusal carries the usual error body (UNAUTHENTICATED, TOKEN_EXPIRED, ...).
+        const body = (error as Error & { data?: { code?: unknown } }).data;
+        const code = typeof body?.code === 'string' ? body.code : 'CONNECTION_FAILED';
+        reject(new TrellisClientError(code, `signaling refused: ${error.message}`, { url: this.url }));
       };
       const timer = setTimeout(() => {
         cleanup();
@@ -104,7 +110,7 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> impleme
           new TrellisClientError(
             'CONNECTION_FAILED',
             `no signaling connection within ${this.#connectTimeoutMs} ms`,
-            { url: this.#url() },
+            { url: this.url },
           ),
         );
       }, this.#connectTimeoutMs);
@@ -254,8 +260,16 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> impleme
     this.safeEmit('disconnected', reason, willReconnect);
   }
 
-  #url(): string {
-    return String((this.#socket.io as unknown as { uri?: string }).uri ?? '');
+  /** The signaling node currently (or last) tried. */
+  get url(): string {
+    return this.#urls[this.#urlIndex] as string;
+  }
+
+  /** The Manager opens each attempt's engine on its `uri`, so pointing it elsewhere fails over. */
+  #nextUrl(): void {
+    this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
+    (this.#socket.io as unknown as { uri: string }).uri = this.url;
+    this.#logger.info('trying the next signaling node', { url: this.url });
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Api } from '@trellis/protocol';
-import type { ManagerOptions, SocketOptions } from 'socket.io-client';
+import type { ManagerOptions, Socket, SocketOptions } from 'socket.io-client';
 import type { TrellisLogger } from './Logger';
 
 /**
@@ -23,8 +23,11 @@ export interface RequestOptions {
 }
 
 export interface SignalingClientOptions {
-  /** Socket.IO server URL (e.g. `http://127.0.0.1:3000`). */
-  url: string;
+  /**
+   * Socket.IO server URL (e.g. `http://127.0.0.1:3000`), or several signaling nodes: each failed
+   * (re)connection attempt moves on to the next, and the session resumes on whichever answers.
+   */
+  url: string | readonly string[];
   /** The room grant (JWT), or a function returning a fresh one for every (re)connection. */
   token: string | (() => string | Promise<string>);
   /** Default 10 s. */
@@ -38,6 +41,8 @@ export interface SignalingClientOptions {
   holdRequestsWhileReconnecting?: boolean;
   /** Passed through to socket.io-client (websocket transport and auth are always set). */
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
+  /** Makes the socket (default: socket.io-client's `io`); for tests and custom builds. */
+  socketFactory?: (url: string, options: Partial<ManagerOptions & SocketOptions>) => Socket;
   logger?: TrellisLogger;
 }
 

@@ -278,6 +278,8 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
       if (!reply.resumed) {
         this.#paths.closeAll();
         this.#selector.clear();
+        // A new participant in a call that may have been recreated: its versions start over too.
+        this.#room.version = -1;
       }
       this.#adopt(reply);
       this.#enterJoined();
@@ -313,7 +315,7 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
       }
     }
     room.replaceProducers(snapshot.producers);
-    if (reply.resumed && this.#paths.sfu?.started) this.#paths.sfu.reconcile(snapshot.producers);
+    if (reply.resumed) this.#paths.resumeSfu(snapshot.producers);
     // A mode change newer than this snapshot may already have been applied (it reached us first).
     if (snapshot.version < room.version) return;
     room.version = snapshot.version;

@@ -12,8 +12,8 @@ import type { SignalingChannel, SignalingClientOptions } from './SignalingClient
 import type { TrellisClientError } from './TrellisClientError';
 
 export interface TrellisCallOptions {
-  /** Signaling's Socket.IO URL. */
-  url: string;
+  /** Signaling's Socket.IO URL, or several signaling nodes to fail over between. */
+  url: string | readonly string[];
   /** The room grant (JWT), or a function returning a fresh one for every (re)connection. */
   token: string | (() => string | Promise<string>);
   roomId: string;

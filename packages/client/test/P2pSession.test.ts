@@ -13,11 +13,16 @@ function pair(cleanup: Cleanup, delay: (signal: Api.P2pSignal) => number = () =>
   const a = localMedia(cleanup);
   const b = localMedia(cleanup);
   const sent: Record<'a' | 'b', Api.P2pSignal[]> = { a: [], b: [] };
+  /** The kinds of signal each side received, in arrival order. */
+  const arrived: Record<'a' | 'b', string[]> = { a: [], b: [] };
   const sessions: { a?: P2pSession; b?: P2pSession } = {};
   const relay = (from: 'a' | 'b') => async (signal: Api.P2pSignal) => {
     sent[from].push(signal);
     const to = from === 'a' ? 'b' : 'a';
-    setTimeout(() => void sessions[to]?.handleSignal(signal), delay(signal));
+    setTimeout(() => {
+      arrived[to].push(signal.kind);
+      void sessions[to]?.handleSignal(signal);
+    }, delay(signal));
   };
   sessions.a = cleanup.add(
     new P2pSession({
@@ -37,7 +42,7 @@ function pair(cleanup: Cleanup, delay: (signal: Api.P2pSignal) => number = () =>
     }),
     (s) => s.close(),
   );
-  return { a: sessions.a, b: sessions.b, sent };
+  return { a: sessions.a, b: sessions.b, sent, arrived };
 }
 
 function remoteTrack(tracks: P2pRemoteTrack[], kind: 'audio' | 'video'): P2pRemoteTrack | undefined {
@@ -87,12 +92,15 @@ describe('P2pSession (wrtc peers, in-memory relay)', { timeout: 60_000 }, () => 
 
   it('queues candidates that arrive before the description', async () => {
     // Descriptions take 400 ms, candidates are immediate: every early candidate must wait in the queue.
-    const { a, b } = pair(cleanup, (signal) => (signal.kind === 'description' ? 400 : 0));
+    const { a, b, arrived } = pair(cleanup, (signal) => (signal.kind === 'description' ? 400 : 0));
     await Promise.all([a.start(), b.start()]);
     const bVideo = await waitFor(() => remoteTrack(b.remoteTracks, 'video'), { what: 'b remote video' });
     const frames = countFrames(cleanup, bVideo.track);
     await waitFor(() => frames.frames >= 10, { timeoutMs: MEDIA_TIMEOUT_MS, what: '10 frames at b' });
     expect(b.connectionState).toBe('connected');
+    // The case under test did happen: b got candidates before the offer (and a before the answer).
+    expect(arrived.b[0]).toBe('candidate');
+    expect(arrived.a[0]).toBe('candidate');
   });
 
   it('ignores an offer sent to the offerer (no glare) and keeps working', async () => {

@@ -33,6 +33,8 @@ export class FakeSignaling {
   /** pathReady reports from these participants are dropped (to force a timed-out rollback). */
   readonly ignoreReportsFrom = new Set<string>();
   mode: Api.CallMode = 'idle';
+  /** Bumped by every change, as the real call state's version. */
+  version = 0;
   transition: Api.TransitionInfo | undefined;
   p2pOfferer: string | undefined;
   readonly #o: Required<FakeSignalingOptions>;
@@ -113,7 +115,7 @@ export class FakeSignaling {
       case 'signal': {
         const target = this.members.get(String(r.to));
         if (!target) throw new TrellisClientError('PEER_NOT_FOUND', `no participant ${String(r.to)}`);
-        target.channel.deliver('signal', { from: id, signal: r.signal });
+        target.channel.deliver('signal', { from: id, signal: r.signal as Api.P2pSignal });
         return { delivered: true };
       }
       case 'leave':
@@ -166,6 +168,7 @@ export class FakeSignaling {
   #snapshot(): Api.RoomSnapshot {
     return {
       roomId: 'room-1',
+      version: this.version,
       mode: this.mode,
       ...(this.transition ? { transition: structuredClone(this.transition) } : {}),
       ...(this.p2pOfferer ? { p2pOfferer: this.p2pOfferer } : {}),
@@ -275,6 +278,7 @@ export class FakeSignaling {
     if ((mode === 'p2p' || mode === 'idle') && usesSfu(previous)) this.media.closeAll();
     this.modes.push({ mode, reason });
     this.#broadcast('mode-changed', {
+      version: ++this.version,
       mode,
       previous,
       reason,

@@ -58,6 +58,8 @@ function reconcileOnce(draft: CallDraft, timings: CallTimings, newId: () => stri
     }
 
     case 'sfu':
+      // Everyone left: the call is over, there is nobody for the hysteresis to wait for.
+      if (n === 0) return enter(draft, 'idle', 'left');
       if (n >= 3 && s.retryAt !== undefined) return forgetRetry(draft);
       if (n >= 3) {
         if (s.shrunkAt === undefined) return false;

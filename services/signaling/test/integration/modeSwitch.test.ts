@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessSignaling, type Stack, startSignaling, startStack, uid } from '../support/stack';
+import {
+  ask,
+  connectSocket,
+  type InProcessSignaling,
+  type Stack,
+  startSignaling,
+  startStack,
+  uid,
+} from '../support/stack';
 import { TestParticipant } from '../support/TestParticipant';
 
 /** Transports an sfu process holds, from its own metrics: the proof that a 1:1 call uses none. */
@@ -123,5 +131,68 @@ describe('P2P ↔ SFU switching with real media, participants spread over two si
     expect(Object.keys(state?.participants ?? {}).sort()).toEqual(['a', 'b', 'c', 'd']);
     expect(Object.values(state?.producers ?? {})).toHaveLength(4);
     for (const p of [a, b, c, d]) await p.leave();
+  }, 120_000);
+
+  it('a migration someone never confirms rolls back, keeps P2P media flowing, and is retried', async () => {
+    const impatient = await startSignaling(stack.redis.url, {
+      MIGRATION_TIMEOUT_MS: '3000',
+      MIGRATION_RETRY_MS: '1000',
+    });
+    try {
+      const roomId = uid('room');
+      const join = async (id: string) => {
+        const p = await TestParticipant.join({
+          url: impatient.url,
+          token: await stack.token(roomId, id),
+          roomId,
+          id,
+        });
+        people.push(p);
+        return p;
+      };
+      const a = await join('a');
+      const b = await join('b');
+      await a.waitForFrames('b', 'p2p', 15);
+      await b.waitForFrames('a', 'p2p', 15);
+      // A client that joins and never reports its SFU path: the migration cannot complete.
+      const silent = await connectSocket(impatient.url, await stack.token(roomId, 'silent'));
+      const reasons: string[] = [];
+      silent.on('mode-changed', (e: { mode: string; reason: string; transition?: { attempt: number } }) =>
+        reasons.push(`${e.mode}:${e.reason}:${e.transition?.attempt ?? '-'}`),
+      );
+      const started = performance.now();
+      // Its own join's mode change comes in the join reply; the events after it on its socket.
+      expect(await ask(silent, 'join', { roomId })).toMatchObject({
+        ok: true,
+        data: { room: { mode: 'migrating_to_sfu', transition: { attempt: 1 } } },
+      });
+      await expect
+        .poll(() => reasons, { timeout: 15_000, interval: 100 })
+        .toContain('migrating_to_sfu:retry:2');
+      expect(reasons.slice(0, 2)).toEqual(['p2p:timed-out:-', 'migrating_to_sfu:retry:2']);
+      // Through the rollback and the retry, the pair never lost its picture.
+      await a.waitForFrames('b', 'p2p', 15);
+      report.rollback_longest_gap_ms = {
+        a_sees_b: a.longestGap('b', started),
+        b_sees_a: b.longestGap('a', started),
+      };
+      expect(a.longestGap('b', started)).toBeLessThan(500);
+      expect(b.longestGap('a', started)).toBeLessThan(500);
+      // The silent one leaves: whichever way the retry in flight ends (completed and then back after
+      // the hysteresis, or rolled back), the pair ends up peer to peer, still seeing each other.
+      silent.close();
+      const leaver = await connectSocket(impatient.url, await stack.token(roomId, 'silent'));
+      expect(await ask(leaver, 'leave', { roomId })).toMatchObject({ ok: true });
+      leaver.close();
+      await expect
+        .poll(async () => (await impatient.node.store.get(roomId))?.mode, { timeout: 20_000 })
+        .toBe('p2p');
+      await a.waitForFrames('b', 'p2p', 15);
+      await b.waitForFrames('a', 'p2p', 15);
+      await a.leave();
+      await b.leave();
+    } finally {
+      await impatient.close();
+    }
   }, 120_000);
 });

@@ -173,4 +173,12 @@ describe('the call-mode machine', () => {
     call.leave('b', 30_000).apply(30_000 + timings.p2pHysteresisMs);
     expect(call.state.mode).toBe('idle');
   });
+
+  it('an SFU call everyone left ends at once, without waiting out the hysteresis', () => {
+    const call = new Call().join('a', 0).join('b', 0).join('c', 0);
+    for (const id of ['a', 'b', 'c']) call.ready(id, 'sfu', 1);
+    call.leave('a', 10).leave('b', 11).leave('c', 12);
+    expect(call.state.mode).toBe('idle');
+    expect(nextDeadline(call.state, timings)).toBeUndefined();
+  });
 });
