@@ -36,8 +36,11 @@ function messages(roomId: string, count: number) {
     payload: fc.anything(),
     ownRoom: fc.constant(false),
   });
+  // Frames over the 1 MB limit close the connection instead of being answered: that case has its
+  // own check below, so the rare generated giant is left out here.
+  const fits = (m: { payload: unknown }) => (JSON.stringify(m.payload) ?? '').length < 1_000_000;
   return fc
-    .sample(fc.oneof(...perRequest, unknownName), { numRuns: count, seed })
+    .sample(fc.oneof(...perRequest, unknownName).filter(fits), { numRuns: count, seed })
     .map(({ name, payload, ownRoom }) => ({
       name,
       payload:
