@@ -9,7 +9,7 @@ import {
   uid,
 } from '../support/stack';
 import { TcpBalancer } from '../support/TcpBalancer';
-import { TestParticipant } from '../support/TestParticipant';
+import { joiner, sfuCall, type TestParticipant } from '../support/TestParticipant';
 
 const pairs = (people: TestParticipant[]) =>
   people.flatMap((viewer) => people.filter((p) => p !== viewer).map((other) => [viewer, other.id] as const));
@@ -42,12 +42,7 @@ describe('failover: processes die mid-call and the call carries on', () => {
 
   it('a killed signaling node: its clients resume on the other, and frames never stop', async () => {
     const roomId = uid('room');
-    for (const id of ['a', 'b', 'c']) {
-      people.push(
-        await TestParticipant.join({ url: balancer.url, token: await stack.token(roomId, id), roomId, id }),
-      );
-    }
-    for (const p of people) await p.waitForMode('sfu', 30_000);
+    await sfuCall(joiner(stack, roomId, people), ['a', 'b', 'c'], balancer.url);
     for (const [viewer, other] of pairs(people)) await viewer.waitForFrames(other, 'sfu', 15);
     const before = await survivor.node.store.get(roomId);
     const onDoomed = Object.values(before!.participants).filter(
@@ -89,18 +84,9 @@ describe('failover: processes die mid-call and the call carries on', () => {
     // The call (three on the first node) gains a fourth on a new node, then the first node dies.
     for (const p of people.splice(0)) p.close();
     const room = uid('room');
-    const join = async (id: string) => {
-      const p = await TestParticipant.join({
-        url: balancer.url,
-        token: await stack.token(room, id),
-        roomId: room,
-        id,
-      });
-      people.push(p);
-      return p;
-    };
-    for (const id of ['a', 'b', 'c']) await join(id);
-    for (const p of people) await p.waitForMode('sfu', 30_000);
+    const toRoom = joiner(stack, room, people);
+    const join = (id: string) => toRoom(id, balancer.url);
+    await sfuCall(toRoom, ['a', 'b', 'c'], balancer.url);
     for (const [viewer, other] of pairs(people)) await viewer.waitForFrames(other, 'sfu', 15);
     const first = stack.sfus[0]!;
     const second = await stack.addSfu({ SFU_MAX_CONSUMERS_PER_WORKER: '500', SFU_DRAIN_TIMEOUT_MS: '500' });
@@ -138,17 +124,7 @@ describe('failover: processes die mid-call and the call carries on', () => {
     for (const p of people.splice(0)) await p.leave();
     await stack.addSfu({ SFU_MAX_CONSUMERS_PER_WORKER: '500', SFU_DRAIN_TIMEOUT_MS: '500' });
     const room = uid('room');
-    for (const id of ['a', 'b', 'c']) {
-      people.push(
-        await TestParticipant.join({
-          url: balancer.url,
-          token: await stack.token(room, id),
-          roomId: room,
-          id,
-        }),
-      );
-    }
-    for (const p of people) await p.waitForMode('sfu', 30_000);
+    await sfuCall(joiner(stack, room, people), ['a', 'b', 'c'], balancer.url);
     for (const [viewer, other] of pairs(people)) await viewer.waitForFrames(other, 'sfu', 15);
     const hostId = (await survivor.node.store.get(room))!.participants.a!.nodeId;
     const host = stack.sfus.find((s) => s.nodeId === hostId)!;

@@ -11,7 +11,7 @@ import {
   startStack,
   uid,
 } from '../support/stack';
-import { TestParticipant } from '../support/TestParticipant';
+import { joiner, sfuCall, type TestParticipant } from '../support/TestParticipant';
 
 const SOCKET_MESSAGES = 6000;
 const REST_MESSAGES = 4000;
@@ -77,12 +77,7 @@ describe(`fuzzing the API over REST and Socket.IO (seed ${seed})`, () => {
 
   it('answers 10,000 malformed and edge-case messages with typed errors while a call keeps its media', async () => {
     const roomId = uid('room');
-    for (const id of ['a', 'b', 'c']) {
-      people.push(
-        await TestParticipant.join({ url: sig.url, token: await stack.token(roomId, id), roomId, id }),
-      );
-    }
-    for (const p of people) await p.waitForMode('sfu', 30_000);
+    await sfuCall(joiner(stack, roomId, people), ['a', 'b', 'c'], sig.url);
     const producersBefore = Object.keys((await sig.node.store.get(roomId))!.producers).sort();
 
     const fuzzer: Socket = await connectSocket(sig.url, await stack.token(roomId, 'fuzzer'));

@@ -10,7 +10,7 @@ import {
   startStack,
   uid,
 } from '../support/stack';
-import { TestParticipant } from '../support/TestParticipant';
+import { joiner, sfuCall, type TestParticipant } from '../support/TestParticipant';
 
 describe('grants: what a token does not allow, a participant cannot do', () => {
   let stack: Stack;
@@ -30,12 +30,7 @@ describe('grants: what a token does not allow, a participant cannot do', () => {
 
   it('refuses consuming without canSubscribe, publishing without canPublish, and touching others’ producers', async () => {
     const roomId = uid('room');
-    for (const id of ['a', 'b', 'c']) {
-      people.push(
-        await TestParticipant.join({ url: sig.url, token: await stack.token(roomId, id), roomId, id }),
-      );
-    }
-    for (const p of people) await p.waitForMode('sfu', 30_000);
+    await sfuCall(joiner(stack, roomId, people), ['a', 'b', 'c'], sig.url);
     await people[1]!.waitForFrames('a', 'sfu', 5);
     const state = (await sig.node.store.get(roomId))!;
     const aliceProducer = Object.values(state.producers).find((p) => p.participantId === 'a')!;

@@ -8,7 +8,7 @@ import {
   startStack,
   uid,
 } from '../support/stack';
-import { TestParticipant } from '../support/TestParticipant';
+import { joiner, type TestParticipant } from '../support/TestParticipant';
 
 /** Transports an sfu process holds, from its own metrics: the proof that a 1:1 call uses none. */
 async function sfuTransports(metricsPort: number): Promise<number> {
@@ -43,16 +43,8 @@ describe('P2P ↔ SFU switching with real media, participants spread over two si
   it('two talk peer to peer, a third moves everyone to the SFU, and back to P2P when it leaves', async () => {
     const roomId = uid('room');
     const metricsPort = stack.sfus[0]!.metricsPort;
-    const join = async (id: string, sig: InProcessSignaling) => {
-      const p = await TestParticipant.join({
-        url: sig.url,
-        token: await stack.token(roomId, id),
-        roomId,
-        id,
-      });
-      people.push(p);
-      return p;
-    };
+    const toRoom = joiner(stack, roomId, people);
+    const join = (id: string, sig: InProcessSignaling) => toRoom(id, sig.url);
     const alice = await join('alice', sig1);
     const bob = await join('bob', sig2);
     await alice.waitForMode('p2p');
@@ -105,16 +97,8 @@ describe('P2P ↔ SFU switching with real media, participants spread over two si
 
   it('two joins during a migration end in one consistent SFU call', async () => {
     const roomId = uid('room');
-    const join = async (id: string, sig: InProcessSignaling) => {
-      const p = await TestParticipant.join({
-        url: sig.url,
-        token: await stack.token(roomId, id),
-        roomId,
-        id,
-      });
-      people.push(p);
-      return p;
-    };
+    const toRoom = joiner(stack, roomId, people);
+    const join = (id: string, sig: InProcessSignaling) => toRoom(id, sig.url);
     const a = await join('a', sig1);
     const b = await join('b', sig2);
     await a.waitForFrames('b', 'p2p', 10);
@@ -140,16 +124,8 @@ describe('P2P ↔ SFU switching with real media, participants spread over two si
     });
     try {
       const roomId = uid('room');
-      const join = async (id: string) => {
-        const p = await TestParticipant.join({
-          url: impatient.url,
-          token: await stack.token(roomId, id),
-          roomId,
-          id,
-        });
-        people.push(p);
-        return p;
-      };
+      const toRoom = joiner(stack, roomId, people);
+      const join = (id: string) => toRoom(id, impatient.url);
       const a = await join('a');
       const b = await join('b');
       await a.waitForFrames('b', 'p2p', 15);

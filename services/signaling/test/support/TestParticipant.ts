@@ -131,3 +131,28 @@ export class TestParticipant {
     for (const view of this.views.values()) for (const sink of view.sinks) sink.stop();
   }
 }
+
+/** Joins participants of one room by id through a URL, keeping each in `into` for teardown. */
+export function joiner(
+  stack: { token(roomId: string, identity: string): Promise<string> },
+  roomId: string,
+  into: TestParticipant[],
+): (id: string, url: string | string[]) => Promise<TestParticipant> {
+  return async (id, url) => {
+    const participant = await TestParticipant.join({ url, token: await stack.token(roomId, id), roomId, id });
+    into.push(participant);
+    return participant;
+  };
+}
+
+/** A call of `ids`, joined one after another, once all of them are on the SFU. */
+export async function sfuCall(
+  join: (id: string, url: string | string[]) => Promise<TestParticipant>,
+  ids: readonly string[],
+  url: string | string[],
+): Promise<TestParticipant[]> {
+  const people: TestParticipant[] = [];
+  for (const id of ids) people.push(await join(id, url));
+  for (const p of people) await p.waitForMode('sfu', 30_000);
+  return people;
+}
