@@ -6,8 +6,9 @@ import { defineCommand } from '@trellis/protocol';
 import { startRedis } from '@trellis/testkit';
 import { z } from 'zod';
 import { connectBenchBus } from '../common';
+import { round } from '../sfu-forwarding/util';
 import { startBaseline } from './baseline';
-import { round, sequential, summarize, throughput } from './stats';
+import { sequential, summarize, throughput } from './stats';
 
 const { values } = parseArgs({
   options: {

@@ -1,3 +1,5 @@
+import { round } from '../sfu-forwarding/util';
+
 /** Latency summary in milliseconds from samples in nanoseconds (process.hrtime.bigint deltas). */
 export function summarize(samplesNs: bigint[]): {
   n: number;
@@ -16,11 +18,6 @@ export function summarize(samplesNs: bigint[]): {
     p99_ms: at(0.99),
     max_ms: round(sorted.at(-1) ?? Number.NaN),
   };
-}
-
-export function round(value: number, digits = 3): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
 
 /** Runs `once` sequentially `count` times (bounded also by `maxMs`), recording each round trip. */

@@ -184,24 +184,16 @@ export class ApiHandlers {
   async #sfuNode(
     ctx: RequestContext,
     roomId: string,
+    known?: { state: CallState; me: ParticipantRecord },
   ): Promise<{ state: CallState; me: ParticipantRecord; nodeId: string }> {
-    const { state, me } = await this.#participant(ctx, roomId);
-    if (!usesSfu(state.mode)) {
-      throw new TrellisError('CONFLICT', `the call is ${state.mode}: it has no SFU path now`, {
-        roomId,
-        mode: state.mode,
-      });
-    }
+    const { state, me } = known ?? (await this.#participant(ctx, roomId));
+    requireSfu(state.mode, roomId);
     if (me.nodeId) return { state, me, nodeId: me.nodeId };
     const chosen = await this.#o.sfu.nodeFor(roomId, Object.keys(state.participants).length);
     const { result } = await this.#commit(roomId, (draft) => {
       const record = draft.participant(me.id);
       if (!record) throw new TrellisError('PEER_NOT_FOUND', 'you left the room', { roomId });
-      if (!usesSfu(draft.state.mode)) {
-        throw new TrellisError('CONFLICT', `the call is ${draft.state.mode}: it has no SFU path now`, {
-          roomId,
-        });
-      }
+      requireSfu(draft.state.mode, roomId);
       if (!record.nodeId) {
         record.nodeId = chosen;
         draft.touch();
@@ -212,10 +204,10 @@ export class ApiHandlers {
   }
 
   async #getRoom(ctx: RequestContext, roomId: string): Promise<Api.RoomSnapshot> {
-    const { state } = await this.#participant(ctx, roomId);
-    const snapshot = snapshotOf(state);
-    if (!usesSfu(state.mode)) return snapshot;
-    const { nodeId } = await this.#sfuNode(ctx, roomId);
+    const known = await this.#participant(ctx, roomId);
+    const snapshot = snapshotOf(known.state);
+    if (!usesSfu(known.state.mode)) return snapshot;
+    const { nodeId } = await this.#sfuNode(ctx, roomId, known);
     const { rtpCapabilities } = await this.#o.sfu.request(
       nodeId,
       GetRouterCapabilities,
@@ -400,5 +392,12 @@ export class ApiHandlers {
       },
     ]);
     return { delivered: target.connection !== undefined };
+  }
+}
+
+/** SFU requests are refused while the call is peer to peer: a 1:1 call holds no SFU resources at all. */
+function requireSfu(mode: Api.CallMode, roomId: string): void {
+  if (!usesSfu(mode)) {
+    throw new TrellisError('CONFLICT', `the call is ${mode}: it has no SFU path now`, { roomId, mode });
   }
 }

@@ -138,10 +138,6 @@ export class CallDraft {
       this.touch();
     }
   }
-
-  snapshot(forParticipant?: string): Api.RoomSnapshot {
-    return snapshotOf(this.state, forParticipant);
-  }
 }
 
 export function participantInfo(record: ParticipantRecord): Api.ParticipantInfo {
@@ -178,7 +174,7 @@ export function transitionInfo(state: CallState): Api.TransitionInfo | undefined
   };
 }
 
-export function snapshotOf(state: CallState, _forParticipant?: string): Api.RoomSnapshot {
+export function snapshotOf(state: CallState): Api.RoomSnapshot {
   const transition = transitionInfo(state);
   return {
     roomId: state.roomId,
