@@ -14,6 +14,12 @@ step "Debian packages"
 # Data stores of the local cluster and of the tests. PostgreSQL's server binaries are used directly
 # (throwaway clusters in temp dirs), never the packaged system service.
 packages=(redis-server postgresql curl ca-certificates)
+# ffmpeg makes the load tester's pre-encoded media (`trellis load`), once.
+packages+=(ffmpeg)
+if [ "$purpose" = test ]; then
+  # Browser flows run in headless Debian Chromium; the relay-only ICE test runs a local coturn.
+  packages+=(chromium coturn)
+fi
 apt_ensure "${packages[@]}"
 
 step "pnpm $PNPM_VERSION"
