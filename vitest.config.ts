@@ -11,7 +11,7 @@ process.env.MEDIASOUP_WORKER_BIN ??= execFileSync('scripts/mediasoup-worker.sh',
 // One run over every workspace package, so the coverage summary covers the whole system.
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'services/*', 'tools/*'],
+    projects: ['packages/*', 'services/*', 'tools/*', 'infra'],
     coverage: {
       provider: 'v8',
       include: ['packages/*/src/**', 'services/*/src/**', 'tools/*/src/**'],
