@@ -34,6 +34,19 @@ pnpm install --frozen-lockfile --prefer-offline --reporter=append-only 2>&1 \
   | sed -E '/^(Progress|Packages):/d; s/^/    /'
 ok "dependencies installed"
 
+step "Prisma client"
+# Generated from packages/db/prisma/schema.prisma into src/generated (not committed), again only
+# when the schema or the generators changed. The schema engine cannot be downloaded here and
+# generate never runs it, but Prisma insists the variable names an existing file.
+prisma_stamp=packages/db/src/generated/.schema-hash
+prisma_hash=$(cat packages/db/prisma/schema.prisma packages/db/prisma/dmmf-generator.mjs packages/db/package.json | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$prisma_stamp" 2>/dev/null || true)" != "$prisma_hash" ]; then
+  (cd packages/db && PRISMA_SCHEMA_ENGINE_BINARY="${PRISMA_SCHEMA_ENGINE_BINARY:-$PWD/package.json}" \
+    ./node_modules/.bin/prisma generate 2>&1 | sed '/^$/d; s/^/    /')
+  echo "$prisma_hash" >"$prisma_stamp"
+fi
+ok "Prisma client generated"
+
 step "mediasoup worker"
 MEDIASOUP_WORKER_BIN=$("$TRELLIS_ROOT/scripts/mediasoup-worker.sh")
 export MEDIASOUP_WORKER_BIN

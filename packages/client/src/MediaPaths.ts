@@ -2,9 +2,11 @@ import { Api } from '@trellis/protocol';
 import type { types as msc } from 'mediasoup-client';
 import type { TrellisLogger } from './Logger';
 import { P2pSession } from './P2pSession';
+import type { ConsumerPreferences } from './ReceivePolicy';
 import type { RemoteTrackSelector } from './RemoteTrackSelector';
 import type { RoomState } from './RoomState';
 import { SfuSession } from './SfuSession';
+import type { SfuRemoteTrack } from './SfuSessionTypes';
 import type { ApiRequestFn } from './SignalingClientTypes';
 import { TrellisClientError } from './TrellisClientError';
 import { TypedEmitter } from './TypedEmitter';
@@ -25,6 +27,10 @@ export interface MediaPathsOptions {
   localTracks: () => MediaStreamTrack[];
   RTCPeerConnection?: typeof RTCPeerConnection;
   handlerFactory?: msc.HandlerFactory;
+  /** Camera simulcast on the SFU (default true). */
+  simulcast?: boolean;
+  /** What to receive of each SFU consumer (pagination, simulcast layer); applied as consumers appear. */
+  receivePreferences?: (remote: SfuRemoteTrack) => ConsumerPreferences;
   logger: TrellisLogger;
 }
 
@@ -120,10 +126,11 @@ export class MediaPaths extends TypedEmitter<MediaPathsEvents> {
       request: this.#o.request,
       ...(this.#o.handlerFactory ? { handlerFactory: this.#o.handlerFactory } : {}),
       ...(room.iceServers.length > 0 ? { iceServers: room.iceServers } : {}),
+      ...(this.#o.simulcast !== undefined ? { simulcast: this.#o.simulcast } : {}),
       logger,
     });
     const { selector } = this.#o;
-    session.on('consumer', (r) =>
+    session.on('consumer', (r) => {
       selector.add({
         key: `sfu:${r.consumerId}`,
         participantId: r.participantId,
@@ -131,8 +138,9 @@ export class MediaPaths extends TypedEmitter<MediaPathsEvents> {
         path: 'sfu',
         track: r.track,
         getStats: r.getStats,
-      }),
-    );
+      });
+      this.#applyPreferences(session, r);
+    });
     session.on('consumer-closed', (r) => selector.remove(`sfu:${r.consumerId}`));
     session.on('publish-failed', ({ error }) => this.safeEmit('error', error));
     session.on('transport-failed', ({ direction }) =>
@@ -143,6 +151,29 @@ export class MediaPaths extends TypedEmitter<MediaPathsEvents> {
     );
     this.#sfu = session;
     void this.#startSfu(session);
+  }
+
+  /** A device switch: both paths send `track` for its kind from now on, on the same senders. */
+  async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack | null): Promise<void> {
+    await Promise.all([this.#p2p?.session.replaceTrack(kind, track), this.#sfu?.replaceTrack(kind, track)]);
+  }
+
+  /** Re-applies the receive preferences to every SFU consumer (tiles or the active speaker changed). */
+  applyPreferences(): void {
+    const session = this.#sfu;
+    if (!session) return;
+    for (const remote of session.remoteTracks) this.#applyPreferences(session, remote);
+  }
+
+  #applyPreferences(session: SfuSession, remote: SfuRemoteTrack): void {
+    const prefs = this.#o.receivePreferences?.(remote);
+    if (!prefs) return;
+    session.setConsumerPreferences(remote.consumerId, prefs).catch((error: unknown) =>
+      this.#o.logger.debug('consumer preferences not applied', {
+        consumerId: remote.consumerId,
+        error: String(error),
+      }),
+    );
   }
 
   closeSfu(): void {

@@ -20,7 +20,7 @@ export class P2pSession extends TypedEmitter<P2pSessionEvents> {
   readonly #pc: RTCPeerConnection;
   readonly #logger: TrellisLogger;
   readonly #sendSignal: (signal: Api.P2pSignal) => Promise<void>;
-  readonly #localTracks: MediaStreamTrack[];
+  #localTracks: MediaStreamTrack[];
   readonly #pcStats: () => Promise<RTCStatsReport>;
   readonly #remoteTracks = new Map<'audio' | 'video', P2pRemoteTrack>();
   /** Candidates received before any remote description: addIceCandidate would reject them. */
@@ -79,11 +79,26 @@ export class P2pSession extends TypedEmitter<P2pSessionEvents> {
     if (!this.offerer) return this.#queue;
     for (const kind of KINDS) {
       const track = this.#localTracks.find((t) => t.kind === kind);
-      // Both kinds are always offered, so a side without a camera still receives the other's video.
-      if (track) this.#pc.addTransceiver(track, { direction: 'sendrecv' });
-      else this.#pc.addTransceiver(kind, { direction: 'recvonly' });
+      // Both kinds are always offered sendrecv, so a side without a camera still receives the
+      // other's video and can start sending later by replaceTrack, with no renegotiation.
+      this.#pc.addTransceiver(track ?? kind, { direction: 'sendrecv' });
     }
     return this.#enqueue(() => this.#offer(false));
+  }
+
+  /**
+   * Sends `track` instead of the current local track of its kind (a device switch), or nothing
+   * (`null`). The transceiver stays: the remote side keeps its track and sees new frames on it.
+   */
+  async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack | null): Promise<void> {
+    this.#localTracks = [...this.#localTracks.filter((t) => t.kind !== kind), ...(track ? [track] : [])];
+    if (this.#closed) return;
+    const transceiver = this.#pc
+      .getTransceivers()
+      .find((t) => t.receiver.track.kind === kind && t.mid !== null);
+    // Before negotiation the answerer attaches its tracks when the offer arrives.
+    if (!transceiver) return;
+    await transceiver.sender.replaceTrack(track);
   }
 
   /** Applies a signal from the remote participant. Never rejects: failures are logged. */
@@ -159,14 +174,20 @@ export class P2pSession extends TypedEmitter<P2pSessionEvents> {
     await this.#send({ kind: 'description', description: { type: 'answer', sdp: local.sdp } });
   }
 
-  /** On the answerer: sends each local track on the offer's transceiver of its kind. */
+  /**
+   * On the answerer: every offered transceiver answers sendrecv (so a track can be sent later by
+   * replaceTrack alone), each local track on the transceiver of its kind.
+   */
   async #attachLocalTracks(): Promise<void> {
+    for (const transceiver of this.#pc.getTransceivers()) {
+      if (transceiver.mid === null || transceiver.currentDirection === 'stopped') continue;
+      transceiver.direction = 'sendrecv';
+    }
     for (const track of this.#localTracks) {
       const transceiver = this.#pc
         .getTransceivers()
         .find((t) => t.receiver.track.kind === track.kind && t.sender.track === null && t.mid !== null);
       if (!transceiver) continue;
-      transceiver.direction = 'sendrecv';
       await transceiver.sender.replaceTrack(track);
     }
   }

@@ -118,6 +118,13 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
     return candidate && toExposed(candidate);
   }
 
+  /** The stats sources of every exposed track that is still live (connection quality reads them). */
+  exposedStats(): Array<() => Promise<RTCStatsReport>> {
+    return [...this.#slots.values()].flatMap((slot) =>
+      slot.exposed && slot.candidates.has(slot.exposed.key) ? [slot.exposed.getStats] : [],
+    );
+  }
+
   /** Whether `path` has a track for this slot that delivers media now. */
   isFlowing(participantId: string, kind: MediaKind, path: MediaPath): boolean {
     const slot = this.#slots.get(slotKey(participantId, kind));

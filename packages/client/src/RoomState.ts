@@ -26,6 +26,15 @@ export class RoomState {
     return [...this.participants.keys()].filter((id) => id !== this.participantId);
   }
 
+  /** A participant's info changed: a muted kind is a paused producer (readiness won't wait for it). */
+  updateParticipant(participant: Api.ParticipantInfo): void {
+    this.participants.set(participant.id, participant);
+    for (const producer of this.producers.values()) {
+      if (producer.participantId === participant.id)
+        this.producers.set(producer.id, { ...producer, paused: participant.muted[producer.kind] });
+    }
+  }
+
   /** Whether this participant's grant lets it publish (assumed so until the roster says otherwise). */
   canPublish(): boolean {
     const self = this.participantId === undefined ? undefined : this.participants.get(this.participantId);

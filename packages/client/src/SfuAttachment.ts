@@ -12,8 +12,23 @@ interface AttachmentOptions {
   device: Device;
   request: ApiRequestFn;
   iceServers?: RTCIceServer[];
+  /** Camera video is sent as three simulcast layers (receivers pick one per tile size). */
+  simulcast?: boolean;
   logger: TrellisLogger;
 }
+
+/** ICE restarts tried on a failed transport before it is reported failed (then rehome decides). */
+const MAX_ICE_RESTARTS = 2;
+
+/**
+ * Three layers at 1/4, 1/2 and full resolution: a small tile takes the 1/4 layer (~150 kbps), a
+ * focused one the full. Highest layer first dropped by libwebrtc when the input is small.
+ */
+const SIMULCAST: RTCRtpEncodingParameters[] = [
+  { scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
 
 /**
  * One attachment to an SFU node: a loaded Device's send and recv transports with their producers
@@ -28,6 +43,8 @@ export class SfuAttachment extends TypedEmitter<SfuAttachmentEvents> {
   #recvStats: (() => Promise<RTCStatsReport>) | undefined;
   readonly #producers = new Map<string, msc.Producer>();
   readonly #consumers = new Map<string, { consumer: msc.Consumer; remote: SfuRemoteTrack }>();
+  readonly #prefs = new Map<string, { paused: boolean; spatialLayer: number; priority: number }>();
+  readonly #iceRestarts = new Map<string, number>();
   #nodeId: string | undefined;
   #closed = false;
 
@@ -79,7 +96,15 @@ export class SfuAttachment extends TypedEmitter<SfuAttachmentEvents> {
     if (!transport || this.#closed)
       throw new TrellisClientError('INVALID_STATE', 'no send transport to publish on');
     // stopTracks false: the same track feeds the P2P connection and outlives every SFU attachment.
-    const producer = await transport.produce({ track, stopTracks: false, appData: { trackId: track.id } });
+    const simulcast = track.kind === 'video' && this.#o.simulcast !== false;
+    const producer = await transport.produce({
+      track,
+      stopTracks: false,
+      // The track is the application's: a device switch replaces it, pause must not disable it.
+      disableTrackOnPause: false,
+      ...(simulcast ? { encodings: SIMULCAST.map((e) => ({ ...e })) } : {}),
+      appData: { trackId: track.id },
+    });
     if (this.#closed) {
       producer.close();
       throw new TrellisClientError('CLOSED', 'the SFU attachment closed while publishing');
@@ -87,6 +112,42 @@ export class SfuAttachment extends TypedEmitter<SfuAttachmentEvents> {
     this.#producers.set(producer.id, producer);
     producer.observer.once('close', () => this.#producers.delete(producer.id));
     return producer;
+  }
+
+  /** Sends `track` on the producer of its kind instead of the current one (a device switch). */
+  async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack | null): Promise<boolean> {
+    const producer = [...this.#producers.values()].find((p) => p.kind === kind);
+    if (!producer) return false;
+    await producer.replaceTrack({ track });
+    return true;
+  }
+
+  /**
+   * Receive preferences of one consumer: paused (an off-page tile) and the simulcast layer that fits
+   * its tile. Only sent when something changed.
+   */
+  async setConsumerPreferences(
+    consumerId: string,
+    prefs: { paused: boolean; spatialLayer: number; priority: number },
+  ): Promise<void> {
+    const entry = this.#consumers.get(consumerId);
+    if (!entry || this.#closed) return;
+    // mediasoup's defaults (top layer, resumed) need no request.
+    const last = this.#prefs.get(consumerId) ?? { paused: false, spatialLayer: 2, priority: 100 };
+    const kind = entry.consumer.kind;
+    const layersChanged =
+      kind === 'video' && (last.spatialLayer !== prefs.spatialLayer || last.priority !== prefs.priority);
+    const pausedChanged = last.paused !== prefs.paused;
+    if (!layersChanged && !pausedChanged) return;
+    this.#prefs.set(consumerId, prefs);
+    await this.#o.request(Api.SetConsumerPreferences, {
+      roomId: this.#o.roomId,
+      consumerId,
+      ...(pausedChanged ? { paused: prefs.paused } : {}),
+      ...(layersChanged
+        ? { preferredLayers: { spatialLayer: prefs.spatialLayer }, priority: prefs.priority }
+        : {}),
+    });
   }
 
   /** Closes one of our producers locally (the server closed it, or it was replaced). */
@@ -129,6 +190,7 @@ export class SfuAttachment extends TypedEmitter<SfuAttachmentEvents> {
     this.#consumers.set(consumer.id, { consumer, remote });
     consumer.observer.once('close', () => {
       this.#consumers.delete(consumer.id);
+      this.#prefs.delete(consumer.id);
       this.safeEmit('consumer-closed', remote);
     });
     if (this.#closed) {
@@ -161,6 +223,29 @@ export class SfuAttachment extends TypedEmitter<SfuAttachmentEvents> {
     this.#recv?.close();
     this.safeEmit('@close');
     this.removeAllListeners();
+  }
+
+  /** A failed transport gets new ICE credentials (a network change); after two tries it is reported. */
+  async #restartIce(transport: msc.Transport, direction: 'send' | 'recv'): Promise<void> {
+    const attempts = this.#iceRestarts.get(transport.id) ?? 0;
+    if (attempts >= MAX_ICE_RESTARTS) {
+      this.safeEmit('transport-failed', { direction });
+      return;
+    }
+    this.#iceRestarts.set(transport.id, attempts + 1);
+    this.#o.logger.info('sfu transport failed: restarting ICE', { direction, attempt: attempts + 1 });
+    try {
+      const { iceParameters } = await this.#o.request(Api.RestartIce, {
+        roomId: this.#o.roomId,
+        transportId: transport.id,
+      });
+      if (this.#closed || transport.closed) return;
+      await transport.restartIce({ iceParameters: iceParameters as msc.IceParameters });
+    } catch (error) {
+      if (this.#closed) return;
+      this.#o.logger.warn('ICE restart failed', { direction, error: String(error) });
+      this.safeEmit('transport-failed', { direction });
+    }
   }
 
   async #createTransport(direction: 'send' | 'recv'): Promise<msc.Transport> {
@@ -201,7 +286,8 @@ export class SfuAttachment extends TypedEmitter<SfuAttachmentEvents> {
     }
     transport.on('connectionstatechange', (state) => {
       logger.debug('sfu transport state', { direction, state, transportId: transport.id });
-      if (state === 'failed' && !this.#closed) this.safeEmit('transport-failed', { direction });
+      if (state === 'connected') this.#iceRestarts.delete(transport.id);
+      if (state === 'failed' && !this.#closed) void this.#restartIce(transport, direction);
     });
     return transport;
   }

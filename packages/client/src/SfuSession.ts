@@ -123,6 +123,26 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
     return this.#rehoming;
   }
 
+  /**
+   * Sends `track` for `kind` from now on (a device switch): the producer keeps its id, so receivers
+   * keep their consumer. With no producer of that kind yet, the track is published.
+   */
+  async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack | null): Promise<void> {
+    this.#localTracks = [...this.#localTracks.filter((t) => t.kind !== kind), ...(track ? [track] : [])];
+    const attachment = this.#attachment;
+    if (!attachment || this.#closed) return;
+    const replaced = await attachment.replaceTrack(kind, track);
+    if (!replaced && track) await this.#publishMissing(attachment);
+  }
+
+  /** Receive preferences for the consumer of `producerId` (see SfuAttachment). */
+  setConsumerPreferences(
+    consumerId: string,
+    prefs: { paused: boolean; spatialLayer: number; priority: number },
+  ): Promise<void> {
+    return this.#attachment?.setConsumerPreferences(consumerId, prefs) ?? Promise.resolve();
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -146,6 +166,7 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
       device,
       request: this.#o.request,
       ...(this.#o.iceServers ? { iceServers: this.#o.iceServers } : {}),
+      ...(this.#o.simulcast !== undefined ? { simulcast: this.#o.simulcast } : {}),
       logger: this.#logger,
     });
     attachment.on('consumer-closed', (remote) => this.safeEmit('consumer-closed', remote));

@@ -15,6 +15,8 @@ export interface SfuSessionOptions {
   handlerFactory?: msc.HandlerFactory;
   /** Passed to the transports (TURN for networks that can't reach the SFU directly). */
   iceServers?: RTCIceServer[];
+  /** Camera video as three simulcast layers. Default true. */
+  simulcast?: boolean;
   logger?: TrellisLogger;
 }
 

@@ -1,9 +1,15 @@
 import { Api } from '@trellis/protocol';
+import { ConnectionQuality, type ConnectionQualityEvent } from './ConnectionQuality';
+import { callStats } from './callStats';
+import { followMode } from './followMode';
+import { LocalMedia } from './LocalMedia';
 import { consoleLogger, type TrellisLogger } from './Logger';
 import { MediaPaths } from './MediaPaths';
 import { PathReadiness } from './PathReadiness';
+import { ReceivePolicy, type VideoView } from './ReceivePolicy';
+import { RemoteStreams } from './RemoteStreams';
 import { RemoteTrackSelector } from './RemoteTrackSelector';
-import type { MediaPath } from './RemoteTrackSelectorTypes';
+import type { MediaKind } from './RemoteTrackSelectorTypes';
 import { RoomState } from './RoomState';
 import { SignalingClient } from './SignalingClient';
 import type { ApiRequestFn, SignalingChannel } from './SignalingClientTypes';
@@ -31,20 +37,22 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
   readonly roomId: string;
   /** The signaling connection: a SignalingClient unless one was passed in (e.g. `dropConnection()`). */
   readonly signaling: SignalingChannel;
-  readonly #o: TrellisCallOptions;
   readonly #logger: TrellisLogger;
   readonly #room: RoomState;
   readonly #selector: RemoteTrackSelector;
   readonly #paths: MediaPaths;
   readonly #request: ApiRequestFn;
   readonly #readiness: PathReadiness;
+  readonly #streams = new RemoteStreams();
+  readonly #policy = new ReceivePolicy();
+  readonly #quality: ConnectionQuality;
+  readonly #local: LocalMedia;
   #state: TrellisCallState = 'new';
   /** Events that arrive while a join or resume reply is being applied run right after it. */
   #deferred: Array<() => void> = [];
 
   constructor(options: TrellisCallOptions) {
     super();
-    this.#o = options;
     this.roomId = options.roomId;
     this.#logger = options.logger ?? consoleLogger();
     this.#room = new RoomState(options.roomId);
@@ -59,9 +67,18 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
         ...(options.socketOptions ? { socketOptions: options.socketOptions } : {}),
       });
     this.#request = (def, payload) => this.signaling.request(def, payload);
+    this.#local = new LocalMedia(options.localTracks ?? []);
     this.#selector = new RemoteTrackSelector(options.trackSelection);
-    this.#selector.on('exposed', (exposed) => this.safeEmit('remote-track', exposed));
-    this.#selector.on('ended', (ended) => this.safeEmit('remote-track-ended', ended));
+    this.#selector.on('exposed', (exposed) => {
+      const stream = this.#streams.expose(exposed);
+      this.safeEmit('remote-track', { ...exposed, ...(stream ? { stream } : {}) });
+    });
+    this.#selector.on('ended', (ended) => {
+      this.#streams.end(ended.participantId, ended.kind);
+      this.safeEmit('remote-track-ended', ended);
+    });
+    this.#quality = new ConnectionQuality({ sources: () => this.#selector.exposedStats() });
+    this.#quality.on('change', (event) => this.safeEmit('connection-quality', event));
     this.#selector.on('flow', () => this.#readiness.check());
     this.#paths = new MediaPaths({
       room: this.#room,
@@ -70,6 +87,8 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
       localTracks: () => this.#publishableTracks(),
       ...(options.webrtc?.RTCPeerConnection ? { RTCPeerConnection: options.webrtc.RTCPeerConnection } : {}),
       ...(options.handlerFactory ? { handlerFactory: options.handlerFactory } : {}),
+      ...(options.simulcast !== undefined ? { simulcast: options.simulcast } : {}),
+      receivePreferences: (remote) => this.#policy.preferences(remote, this.#room.mode === 'sfu'),
       logger: this.#logger,
     });
     this.#paths.on('error', (error) => this.#emitError(error));
@@ -118,7 +137,58 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
   }
 
   get localTracks(): MediaStreamTrack[] {
-    return [...(this.#o.localTracks ?? [])];
+    return this.#local.tracks;
+  }
+
+  /** This participant's mute state (SetMuted). */
+  get muted(): { audio: boolean; video: boolean } {
+    return this.#local.muted;
+  }
+
+  get activeSpeaker(): string | undefined {
+    return this.#policy.activeSpeaker;
+  }
+
+  get connectionQuality(): ConnectionQualityEvent | undefined {
+    return this.#quality.current;
+  }
+
+  /**
+   * A remote participant's stream: the same object for the whole call, whichever path carries it
+   * (tracks are swapped inside it). Undefined where there is no MediaStream (bare Node).
+   */
+  remoteStream(participantId: string): MediaStream | undefined {
+    return this.#streams.get(participantId);
+  }
+
+  /**
+   * Mutes or unmutes a kind: the local track is disabled (silence / black on P2P), signaling tells
+   * the others and pauses the SFU producers. Resolves once signaling has recorded it.
+   */
+  async setMuted(kind: MediaKind, muted: boolean): Promise<void> {
+    this.#local.setMuted(kind, muted);
+    if (this.#state !== 'joined' && this.#state !== 'resuming') return;
+    const { participant } = await this.#request(Api.SetMuted, { roomId: this.roomId, kind, muted });
+    this.#room.participants.set(participant.id, participant);
+    this.safeEmit('participant-updated', { participant });
+  }
+
+  /**
+   * Sends `track` instead of the current local track of its kind (a device switch), or stops
+   * sending it (`null`). Both paths keep their senders, so no renegotiation and no new consumers.
+   */
+  async replaceTrack(kind: MediaKind, track: MediaStreamTrack | null): Promise<void> {
+    this.#local.replace(kind, track);
+    if (this.#room.canPublish()) await this.#paths.replaceTrack(kind, track);
+  }
+
+  /**
+   * What the application shows of each participant's video: off-page video is paused on the SFU and
+   * each tile gets the simulcast layer that fits it (see ReceivePolicy). Call it when tiles change.
+   */
+  setVideoViews(views: Record<string, VideoView>): void {
+    this.#policy.setViews(views);
+    this.#paths.applyPreferences();
   }
 
   /** Connects, joins the room and starts whatever media path its mode calls for. */
@@ -163,26 +233,12 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
   }
 
   stats(): TrellisCallStats {
-    const p2p = this.#paths.p2p;
-    const sfu = this.#paths.sfu;
-    return {
-      state: this.#state,
-      mode: this.#room.mode,
-      participantId: this.#room.participantId,
-      transitionId: this.#room.transition?.id,
-      remotes: this.#selector.stats(),
-      p2p: p2p && {
-        remoteParticipantId: p2p.remoteParticipantId,
-        connectionState: p2p.connectionState,
-        offerer: p2p.offerer,
-      },
-      sfu: sfu && {
-        started: sfu.started,
-        nodeId: sfu.nodeId,
-        producers: sfu.producerIds.length,
-        consumers: sfu.remoteTracks.length,
-      },
-    };
+    return callStats(this.#state, this.#room, this.#selector, this.#paths);
+  }
+
+  /** The P2P connection's whole stats report (its selected candidate pair shows the peer), if any. */
+  p2pStats(): Promise<RTCStatsReport | undefined> {
+    return this.#paths.p2p?.getStats() ?? Promise.resolve(undefined);
   }
 
   // --- signaling events -------------------------------------------------------------------------
@@ -202,6 +258,11 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
       if (!known) this.safeEmit('participant-joined', { participant });
     });
     on('participant-left', ({ participantId, reason }) => this.#removeParticipant(participantId, reason));
+    on('participant-updated', ({ participant }) => {
+      if (!room.participants.has(participant.id)) return;
+      room.updateParticipant(participant);
+      this.safeEmit('participant-updated', { participant });
+    });
     on('participant-connection', ({ participantId, connected }) => {
       const known = room.participants.get(participantId);
       if (known) room.participants.set(participantId, { ...known, connected });
@@ -225,7 +286,10 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
       room.version = event.version;
       this.#applyMode(event);
     });
-    on('active-speaker', (event) => this.safeEmit('active-speaker', event));
+    on('active-speaker', (event) => {
+      if (this.#policy.setActiveSpeaker(event.participantId)) this.#paths.applyPreferences();
+      this.safeEmit('active-speaker', event);
+    });
     on('signal', ({ from, signal }) => this.#paths.handleSignal(from, signal));
     on('rehome', ({ reason }) => void this.#paths.rehome(reason));
     on('session-replaced', () => {
@@ -315,6 +379,10 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
       }
     }
     room.replaceProducers(snapshot.producers);
+    if (snapshot.activeSpeaker && this.#policy.setActiveSpeaker(snapshot.activeSpeaker.participantId)) {
+      this.#paths.applyPreferences();
+      this.safeEmit('active-speaker', snapshot.activeSpeaker);
+    }
     if (reply.resumed) this.#paths.resumeSfu(snapshot.producers);
     // A mode change newer than this snapshot may already have been applied (it reached us first).
     if (snapshot.version < room.version) return;
@@ -338,55 +406,22 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
     }
     if (this.#paths.p2p?.remoteParticipantId === participantId) this.#paths.closeP2p();
     this.#selector.removeParticipant(participantId);
+    this.#streams.remove(participantId);
+    this.#policy.forget(participantId);
     this.safeEmit('participant-left', { participantId, reason });
     this.#readiness.check();
   }
 
-  /**
-   * Makes the paths match the mode. Each mode names the paths it needs and anything else is torn
-   * down, so completions, rollbacks (timed-out) and aborts reduce to one rule: the old path is
-   * never touched while migrating, and the new one is dropped when the mode no longer wants it.
-   */
   #applyMode(event: ModeChangedEvent): void {
-    const room = this.#room;
-    const previous = room.mode;
-    const newTransition = room.transition?.id !== event.transition?.id;
-    room.mode = event.mode;
-    if (newTransition) room.transitionSeenAt = Date.now();
-    room.transition = event.transition;
-    if (event.p2pOfferer) room.p2pOfferer = event.p2pOfferer;
-    this.#selector.setPreferredPath(targetPath(event.mode));
-    switch (event.mode) {
-      case 'idle':
-        // Alone: nothing to receive. Local tracks stay with the application.
-        this.#paths.closeAll();
-        this.#selector.clear();
-        break;
-      case 'p2p':
-        this.#paths.closeSfu();
-        this.#paths.ensureP2p(false);
-        break;
-      case 'migrating_to_sfu':
-        // The P2P connection (if any) keeps carrying media until signaling declares `sfu`.
-        this.#paths.ensureSfu();
-        break;
-      case 'sfu':
-        this.#paths.closeP2p();
-        this.#paths.ensureSfu();
-        break;
-      case 'migrating_to_p2p':
-        this.#paths.ensureSfu();
-        this.#paths.ensureP2p(true);
-        break;
-    }
+    const { previous, changed } = followMode(this.#room, this.#selector, this.#paths, event);
     this.#readiness.update();
-    if (previous !== event.mode || newTransition) this.safeEmit('mode-changed', { ...event, previous });
+    if (changed) this.safeEmit('mode-changed', { ...event, previous });
     this.#readiness.check();
   }
 
   #publishableTracks(): MediaStreamTrack[] {
     if (!this.#room.canPublish()) return [];
-    return (this.#o.localTracks ?? []).filter((t) => t.readyState !== 'ended');
+    return this.#local.live;
   }
 
   #emitError(error: TrellisClientError): void {
@@ -399,16 +434,13 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
     this.#state = 'closed';
     this.#deferred = [];
     this.#readiness.close();
+    this.#quality.close();
     this.#paths.closeAll();
+    this.#streams.clear();
     this.#selector.clear();
     this.#selector.close();
     this.signaling.close();
     this.safeEmit('closed', { reason });
     this.removeAllListeners();
   }
-}
-
-/** The path a mode's media should end up on: the one whose tracks win once they deliver. */
-function targetPath(mode: Api.CallMode): MediaPath {
-  return mode === 'sfu' || mode === 'migrating_to_sfu' ? 'sfu' : 'p2p';
 }

@@ -1,5 +1,6 @@
 import type { Api } from '@trellis/protocol';
 import type { types as msc } from 'mediasoup-client';
+import type { ConnectionQualityEvent } from './ConnectionQuality';
 import type { TrellisLogger } from './Logger';
 import type {
   ExposedTrack,
@@ -23,6 +24,8 @@ export interface TrellisCallOptions {
   webrtc?: { RTCPeerConnection?: typeof RTCPeerConnection };
   /** mediasoup-client handler factory (e.g. `Chrome111.createFactory()` on wrtc). Default: detected. */
   handlerFactory?: msc.HandlerFactory;
+  /** Camera video as three simulcast layers on the SFU. Default true. */
+  simulcast?: boolean;
   logger?: TrellisLogger;
   /** Default 10 s. */
   requestTimeoutMs?: number;
@@ -55,7 +58,10 @@ export interface ModeChangedEvent {
 }
 
 /** The track to render for a participant's audio or video changed: re-attach the renderer/sink. */
-export type RemoteTrackEvent = ExposedTrack;
+export type RemoteTrackEvent = ExposedTrack & {
+  /** The participant's stable stream, now holding `track` (absent without MediaStream). */
+  stream?: MediaStream;
+};
 
 export interface PathReadyEvent {
   transitionId: string;
@@ -72,6 +78,10 @@ export type TrellisCallEvents = {
     { participantId: string; reason: Api.ClientEventPayload<'participant-left'>['reason'] },
   ];
   'participant-connection': [{ participantId: string; connected: boolean }];
+  /** A participant's info changed (mute state); also for this participant's own setMuted. */
+  'participant-updated': [{ participant: Api.ParticipantInfo }];
+  /** This participant's receive quality changed level (loss, RTT). */
+  'connection-quality': [ConnectionQualityEvent];
   'remote-track': [RemoteTrackEvent];
   'remote-track-ended': [{ participantId: string; kind: MediaKind }];
   /** This participant reported the migration's new path as delivering. */

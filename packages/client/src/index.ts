@@ -1,3 +1,10 @@
+export {
+  ConnectionQuality,
+  type ConnectionQualityEvent,
+  type ConnectionQualityOptions,
+  type QualityLevel,
+} from './ConnectionQuality';
+export { LocalMedia } from './LocalMedia';
 export { consoleLogger, type LogLevel, silentLogger, type TrellisLogger } from './Logger';
 export {
   MediaFlowWatcher,
@@ -8,6 +15,8 @@ export {
 export { MediaPaths, type MediaPathsEvents, type MediaPathsOptions } from './MediaPaths';
 export { P2pSession } from './P2pSession';
 export type { P2pRemoteTrack, P2pSessionEvents, P2pSessionOptions } from './P2pSessionTypes';
+export { type ConsumerPreferences, ReceivePolicy, type VideoView } from './ReceivePolicy';
+export { RemoteStreams } from './RemoteStreams';
 export { RemoteTrackSelector } from './RemoteTrackSelector';
 export type {
   ExposedTrack,

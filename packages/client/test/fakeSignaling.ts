@@ -140,6 +140,7 @@ export class FakeSignaling {
         joinedAt: Date.now() + this.#seq++,
         canPublish: true,
         connected: true,
+        muted: { audio: false, video: false },
       };
       this.#broadcast('participant-joined', { participant: info });
       this.members.set(id, { info, sessionId: crypto.randomUUID(), channel, bound: false });

@@ -28,6 +28,8 @@ export const errorStatus = {
   CAPACITY_EXCEEDED: 503,
   NODE_DRAINING: 503,
   BUS_UNAVAILABLE: 503,
+  // A feature whose backing store this node is not configured with (call history without DATABASE_URL).
+  UNAVAILABLE: 503,
   BUS_TIMEOUT: 504,
 } as const satisfies Record<string, number>;
 

@@ -3,4 +3,5 @@ export * from './bus/node';
 export * from './catalog';
 export * from './envelope';
 export * from './errors';
+export * as Jobs from './jobs/index';
 export * from './sfu/index';

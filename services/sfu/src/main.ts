@@ -1,8 +1,10 @@
 // SFU node: reads its config, wires the bus, telemetry and the node, and stops cleanly on signals.
-import { RedisBus } from '@trellis/bus';
+import { duplicateConnection, RedisBus } from '@trellis/bus';
 import { loadConfig, sfuConfig } from '@trellis/config';
+import { JobPublisher } from '@trellis/jobs';
 import { createLogger, createMetricsRegistry, startMetricsServer } from '@trellis/telemetry';
 import { SfuNode } from './SfuNode';
+import { StatsSampler } from './StatsSampler';
 
 const config = loadConfig(sfuConfig);
 const logger = createLogger({ service: 'sfu', nodeId: config.nodeId, level: config.logLevel });
@@ -15,7 +17,7 @@ process.on('unhandledRejection', (reason) => {
     'unhandled promise rejection',
   );
 });
-const { bus, node, metricsServer } = await (async () => {
+const { bus, node, metricsServer, jobs } = await (async () => {
   const bus = await RedisBus.connect({ nodeId: config.nodeId, redis: config.redis, logger, metrics });
   const node = await SfuNode.create({ config, bus, logger, metrics });
   const metricsServer = await startMetricsServer({
@@ -24,7 +26,16 @@ const { bus, node, metricsServer } = await (async () => {
     healthCheck: () => node.state === 'serving',
   });
   await node.start();
-  return { bus, node, metricsServer };
+  const jobsConnection = duplicateConnection(bus.redis, `${config.nodeId}:jobs`, logger);
+  const publisher = new JobPublisher({
+    connection: jobsConnection,
+    keyPrefix: config.redis.keyPrefix,
+    logger,
+  });
+  const sampler = new StatsSampler({ node, publisher, intervalMs: config.statsIntervalMs, logger });
+  sampler.start();
+  const jobs = { sampler, publisher, connection: jobsConnection };
+  return { bus, node, metricsServer, jobs };
 })().catch((error: unknown) => {
   // A port in use or a missing worker binary: say so in one line an operator can act on.
   logger.fatal({ err: error instanceof Error ? error.message : String(error) }, 'sfu node failed to start');
@@ -36,7 +47,10 @@ async function exit(reason: string): Promise<void> {
   if (exiting) return;
   exiting = true;
   logger.info({ reason }, 'sfu node exiting');
+  await jobs.sampler.close();
   await node.close();
+  await jobs.publisher.close();
+  jobs.connection.disconnect();
   await bus.close();
   await metricsServer.close();
   process.exit(0);

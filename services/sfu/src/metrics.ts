@@ -1,4 +1,6 @@
+import { NodeState } from '@trellis/protocol';
 import type { MetricsRegistry } from '@trellis/telemetry';
+import { MediaStatsSampler } from './MediaStatsSampler';
 import type { SfuNode } from './SfuNode';
 
 /**
@@ -46,4 +48,66 @@ export function observeSfuMetrics(node: SfuNode, metrics: MetricsRegistry): void
   });
   const deaths = metrics.counter('sfu_worker_deaths_total', 'mediasoup workers that died and were replaced');
   node.pool.on('workerdied', () => deaths.inc());
+  metrics.gauge('sfu_node_state', "This node's state: 1 for the current one", ['state'], {
+    collect() {
+      for (const state of NodeState.options) this.set({ state }, state === node.state ? 1 : 0);
+    },
+  });
+  observeMediaStats(new MediaStatsSampler(node), metrics);
+}
+
+function observeMediaStats(sampler: MediaStatsSampler, metrics: MetricsRegistry): void {
+  metrics.gauge(
+    'sfu_bitrate_bps',
+    'Bits/s through client transports, in (from clients) and out',
+    ['direction'],
+    {
+      async collect() {
+        const s = await sampler.sample();
+        this.set({ direction: 'in' }, s.bitrateIn);
+        this.set({ direction: 'out' }, s.bitrateOut);
+      },
+    },
+  );
+  metrics.gauge(
+    'sfu_packet_loss_ratio',
+    'RTCP fraction lost (0-1), mean over inbound (producer) and outbound (consumer) streams',
+    ['direction'],
+    {
+      async collect() {
+        const s = await sampler.sample();
+        this.set({ direction: 'in' }, s.lossIn);
+        this.set({ direction: 'out' }, s.lossOut);
+      },
+    },
+  );
+  metrics.gauge(
+    'sfu_packets_lost',
+    'Packets lost so far on the streams alive now, inbound and outbound',
+    ['direction'],
+    {
+      async collect() {
+        const s = await sampler.sample();
+        this.set({ direction: 'in' }, s.packetsLostIn);
+        this.set({ direction: 'out' }, s.packetsLostOut);
+      },
+    },
+  );
+  metrics.gauge(
+    'sfu_rtt_seconds',
+    'Round trip to receiving clients (RTCP), mean and max over consumers',
+    ['stat'],
+    {
+      async collect() {
+        const s = await sampler.sample();
+        this.set({ stat: 'mean' }, s.rttMean);
+        this.set({ stat: 'max' }, s.rttMax);
+      },
+    },
+  );
+  metrics.gauge('sfu_sampled_streams', 'RTP streams the last scrape read stats of (capped per scrape)', [], {
+    async collect() {
+      this.set((await sampler.sample()).streams);
+    },
+  });
 }

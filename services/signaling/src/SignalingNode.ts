@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createAdapter } from '@socket.io/redis-adapter';
 import {
   createNodeSelector,
+  duplicateConnection,
   NodeHeartbeat,
   NodeLossMonitor,
   type RedisBus,
@@ -12,6 +13,7 @@ import {
   type SelectorKind,
 } from '@trellis/bus';
 import type { SignalingConfig } from '@trellis/config';
+import { JobPublisher } from '@trellis/jobs';
 import { Api, type NodeInfo, TrellisError } from '@trellis/protocol';
 import { type MetricsRegistry, metricsHandler } from '@trellis/telemetry';
 import express from 'express';
@@ -20,17 +22,20 @@ import { Server } from 'socket.io';
 import { RateLimits } from './abuse/RateLimits';
 import { ApiDispatcher } from './api/ApiDispatcher';
 import { ApiHandlers } from './api/ApiHandlers';
+import { MediaControlHandlers } from './api/MediaControlHandlers';
 import { devTokenRouter } from './auth/devTokenRoute';
 import { TokenVerifier } from './auth/TokenVerifier';
+import { CallCensus } from './call/CallCensus';
 import { CallStore } from './call/CallStore';
 import { DeadlineScheduler } from './call/DeadlineScheduler';
 import { EffectRunner } from './call/EffectRunner';
 import { Rehomer } from './events/Rehomer';
 import { RoomEventRelay } from './events/RoomEventRelay';
+import { CallHistory } from './history/CallHistory';
 import { openApiDocument } from './http/openapi';
 import { restRouter, sendError } from './http/restRouter';
 import { SfuGateway } from './media/SfuGateway';
-import { type SignalingMetrics, signalingMetrics } from './metrics';
+import { observeSignalingState, type SignalingMetrics, signalingMetrics } from './metrics';
 import { ClientNotifier } from './notify/ClientNotifier';
 import { LocalSessions } from './socket/LocalSessions';
 import { attachSocketApi } from './socket/socketApi';
@@ -64,6 +69,9 @@ export class SignalingNode {
   readonly #lossMonitor: NodeLossMonitor;
   readonly #adapterClients: RedisClient[];
   readonly #startedAt = Date.now();
+  /** The call history's way to the persister, when PERSIST_CALL_EVENTS is on. */
+  #jobs: { publisher: JobPublisher; connection: RedisClient } | undefined;
+  readonly #history: CallHistory;
 
   constructor(options: SignalingNodeOptions) {
     this.#o = options;
@@ -71,6 +79,11 @@ export class SignalingNode {
     const redis = bus.redis;
     const log = logger.child({ component: 'signaling' });
     this.metrics = signalingMetrics(options.metrics);
+    observeSignalingState(options.metrics, {
+      census: new CallCensus({ redis, keyPrefix: config.redis.keyPrefix }),
+      state: () => (this.#closing ? 'draining' : 'serving'),
+      onError: (error) => log.warn({ err: String(error) }, 'call census failed'),
+    });
     const heartbeatMs = options.heartbeatMs ?? 2000;
 
     const pub = redis.duplicate();
@@ -100,10 +113,21 @@ export class SignalingNode {
     });
     const sfu = new SfuGateway({ commands: bus.commands, placement, region: config.region, logger: log });
     const notifier = new ClientNotifier(this.io);
+    this.#history = new CallHistory(
+      config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl },
+    );
+    if (config.persistCallEvents) {
+      const connection = duplicateConnection(redis, `${config.nodeId}:jobs`, log);
+      this.#jobs = {
+        publisher: new JobPublisher({ connection, keyPrefix: config.redis.keyPrefix, logger: log }),
+        connection,
+      };
+    }
     const effects = new EffectRunner({
       notifier,
       sfu,
       logger: log,
+      ...(this.#jobs ? { recorder: this.#jobs.publisher } : {}),
       observer: {
         transitionEnded: (_roomId, t, result) => {
           this.metrics.transitions.inc({ to: t.to, result });
@@ -122,6 +146,8 @@ export class SignalingNode {
       nodeId: config.nodeId,
       maxParticipants: config.call.maxParticipants,
       iceServers: (identity) => iceServersFor(identity, config),
+      mediaControl: new MediaControlHandlers({ store: this.store, sfu, effects, logger: log }),
+      history: this.#history,
     });
     const dispatcher = new ApiDispatcher({
       handlers: handlers.table,
@@ -134,7 +160,9 @@ export class SignalingNode {
       metrics: this.metrics,
       logger: log,
     });
-    const verifier = new TokenVerifier(config.jwt);
+    const verifier = new TokenVerifier(config.jwt, {
+      onRejected: (code) => this.metrics.authFailures.inc({ code }),
+    });
     this.#sessions = new LocalSessions({
       nodeId: config.nodeId,
       redis,
@@ -277,6 +305,9 @@ export class SignalingNode {
     await this.#relay.close();
     await this.#heartbeat.stop();
     await this.#sessions.clear().catch(() => undefined);
+    await this.#jobs?.publisher.close();
+    this.#jobs?.connection.disconnect();
+    await this.#history.close();
     // Not io.close(): its adapter close fires UNSUBSCRIBEs without awaiting them, and they fail as
     // unhandled rejections once the connections go. Dropping the connections ends the
     // subscriptions just as well, with nothing left in flight.

@@ -1,7 +1,7 @@
 // Signaling node: reads its config, wires the bus, telemetry and the node, and stops cleanly on signals.
 import { RedisBus } from '@trellis/bus';
 import { loadConfig, signalingConfig } from '@trellis/config';
-import { createLogger, createMetricsRegistry } from '@trellis/telemetry';
+import { createLogger, createMetricsRegistry, startMetricsServer } from '@trellis/telemetry';
 import { SignalingNode } from './SignalingNode';
 
 const config = loadConfig(signalingConfig);
@@ -15,11 +15,17 @@ process.on('unhandledRejection', (reason) => {
 });
 if (config.jwt.usingDevSecret) logger.warn('JWT_SECRET is not set: using the public development secret');
 
-const { bus, node } = await (async () => {
+const { bus, node, metricsServer } = await (async () => {
   const bus = await RedisBus.connect({ nodeId: config.nodeId, redis: config.redis, logger, metrics });
   const node = new SignalingNode({ config, bus, logger, metrics });
+  // /metrics is also on the API port; this one is for scrapers on a port the ingress never exposes.
+  const metricsServer = await startMetricsServer({
+    registry: metrics.registry,
+    port: config.metricsPort,
+    healthCheck: () => node.describe().state === 'serving',
+  });
   await node.start();
-  return { bus, node };
+  return { bus, node, metricsServer };
 })().catch((error: unknown) => {
   logger.fatal(
     { err: error instanceof Error ? error.message : String(error) },
@@ -35,6 +41,7 @@ async function exit(reason: string): Promise<void> {
   logger.info({ reason }, 'signaling node exiting');
   await node.close();
   await bus.close();
+  await metricsServer.close();
   process.exit(0);
 }
 process.on('SIGTERM', () => void exit('SIGTERM'));

@@ -22,6 +22,8 @@ export interface LocalClusterOptions {
   signalingNodes?: number;
   signalingPort?: number;
   signalingMetricsPort?: number;
+  /** The web app (Next.js, built first if its sources changed) on this port; 0 or absent: none. */
+  webPort?: number;
   progress: Progress;
   /** Copy the services' log lines to the terminal. */
   echoLogs?: boolean;
@@ -105,6 +107,11 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Runn
         stop: () => sfu.stop('SIGTERM'),
       });
     }
+    // The browser app's origin may open Socket.IO connections to signaling.
+    const webOrigins = opts.webPort
+      ? [`http://127.0.0.1:${opts.webPort}`, `http://localhost:${opts.webPort}`]
+      : [];
+    const signalingUrls: string[] = [];
     for (let i = 0; i < (opts.signalingNodes ?? 0); i++) {
       const nodeId = `signaling-${i + 1}`;
       const port = (opts.signalingPort ?? 3000) + i;
@@ -115,13 +122,28 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Runn
           entry: 'services/signaling/src/main.ts',
           ready: /"msg":"signaling node serving"/,
           echo: opts.echoLogs ?? false,
-          env: { ...env, NODE_ID: nodeId, HTTP_PORT: String(port), METRICS_PORT: String(metricsPort) },
+          env: {
+            ...env,
+            NODE_ID: nodeId,
+            HTTP_PORT: String(port),
+            METRICS_PORT: String(metricsPort),
+            ...(webOrigins.length > 0 ? { CORS_ORIGINS: webOrigins.join(',') } : {}),
+          },
         }),
       );
+      signalingUrls.push(`http://127.0.0.1:${port}`);
       parts.push({
         name: nodeId,
         endpoint: `REST + Socket.IO http://127.0.0.1:${port} (OpenAPI at /openapi.json, dev tokens at POST /dev/token)`,
         stop: () => signaling.stop('SIGTERM'),
+      });
+    }
+    if (opts.webPort && signalingUrls.length > 0) {
+      const web = await startWebApp(opts, signalingUrls);
+      parts.push({
+        name: 'web',
+        endpoint: `http://127.0.0.1:${opts.webPort} (lobby; calls use signaling ${signalingUrls.join(', ')})`,
+        stop: () => web.stop('SIGTERM'),
       });
     }
     return { parts, env, stop: stopAll };
@@ -130,6 +152,38 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Runn
     await stopAll();
     throw error;
   }
+}
+
+/** Builds the web app if its sources changed (a few seconds, with next's progress), then `next start`. */
+async function startWebApp(opts: LocalClusterOptions, signalingUrls: string[]): Promise<ManagedProcess> {
+  const { progress } = opts;
+  const { buildWebApp, nextBin, webDir } = await import('../../../services/web/scripts/buildOnce');
+  await timed(progress, 'building the web app (next build, skipped when unchanged)', () =>
+    buildWebApp((line) => {
+      if (/Compil|Generating static pages \(\d+\/\d+\)$|Finalizing|error/i.test(line))
+        progress.step(`  ${line.trim()}`);
+    }),
+  );
+  return timed(progress, `web app on http://127.0.0.1:${opts.webPort}`, async () => {
+    const proc = spawnProcess(nextBin, ['start', '-p', String(opts.webPort), '-H', '127.0.0.1'], {
+      name: 'web',
+      cwd: webDir,
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        NEXT_TELEMETRY_DISABLED: '1',
+        TRELLIS_SIGNALING_URLS: signalingUrls.join(','),
+      },
+      echo: opts.echoLogs ?? false,
+    });
+    try {
+      await proc.waitForOutput(/Ready in|ready started server/i, 60_000);
+    } catch (error) {
+      await proc.stop('SIGKILL');
+      throw error;
+    }
+    return proc;
+  });
 }
 
 /** A Trellis service from this checkout, run with tsx, ready when its log says so. */

@@ -15,6 +15,8 @@ const { values } = parseArgs({
     'signaling-nodes': { type: 'string', default: '2' },
     'signaling-port': { type: 'string', default: '3000' },
     'signaling-metrics-port': { type: 'string', default: '9475' },
+    /** The web app; 0 leaves it out. */
+    'web-port': { type: 'string', default: process.env.TRELLIS_WEB_PORT ?? '3100' },
     quiet: { type: 'boolean', default: false },
   },
 });
@@ -30,6 +32,7 @@ const cluster = await startLocalCluster({
   signalingNodes: Number(values['signaling-nodes']),
   signalingPort: Number(values['signaling-port']),
   signalingMetricsPort: Number(values['signaling-metrics-port']),
+  webPort: Number(values['web-port']),
   echoLogs: !values.quiet,
   progress,
 }).catch(() => process.exit(1));

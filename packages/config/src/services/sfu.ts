@@ -83,6 +83,13 @@ export const sfuEnv = z.object({
     default: 6_000,
     description: 'Registry entry lifetime; a node silent this long is treated as dead',
   }),
+  SFU_STATS_INTERVAL_MS: intField({
+    min: 0,
+    max: 3_600_000,
+    default: 5_000,
+    description:
+      'How often every producer, consumer and transport is sampled into call metrics for the persister (0 = off)',
+  }),
 });
 
 export interface SfuConfig extends CommonConfig {
@@ -107,6 +114,8 @@ export interface SfuConfig extends CommonConfig {
   initialOutgoingBitrate: number;
   drainTimeoutMs: number;
   heartbeat: { intervalMs: number; ttlMs: number };
+  /** Metrics sampling for the persister; 0 = off. */
+  statsIntervalMs: number;
 }
 
 export const sfuConfig = sfuEnv.transform((e, ctx): SfuConfig => {
@@ -168,5 +177,6 @@ export const sfuConfig = sfuEnv.transform((e, ctx): SfuConfig => {
     initialOutgoingBitrate: e.SFU_INITIAL_OUTGOING_BITRATE,
     drainTimeoutMs: e.SFU_DRAIN_TIMEOUT_MS,
     heartbeat: { intervalMs: e.SFU_HEARTBEAT_INTERVAL_MS, ttlMs: e.SFU_HEARTBEAT_TTL_MS },
+    statsIntervalMs: e.SFU_STATS_INTERVAL_MS,
   };
 });

@@ -113,6 +113,16 @@ export const signalingEnv = z.object({
     description:
       'Per-participant request limits (from the API table) and a per-IP limit; off only for load tests',
   }),
+  PERSIST_CALL_EVENTS: boolField({
+    default: true,
+    description: 'Queue call, participant, track and mode events for the persister (BullMQ)',
+  }),
+  DATABASE_URL: urlField({
+    protocols: ['postgresql:', 'postgres:'],
+    secret: true,
+    description:
+      'PostgreSQL the persister writes to: serves the call history API (unset: it answers UNAVAILABLE)',
+  }),
   RATE_LIMIT_IP_PER_SECOND: intField({
     min: 1,
     max: 1_000_000,
@@ -147,6 +157,8 @@ export interface SignalingConfig extends CommonConfig {
     maxParticipants: number;
   };
   rateLimits: { enabled: boolean; perIpPerSecond: number };
+  persistCallEvents: boolean;
+  databaseUrl?: string;
 }
 
 export const signalingConfig = signalingEnv.transform((e, ctx): SignalingConfig => {
@@ -207,5 +219,7 @@ export const signalingConfig = signalingEnv.transform((e, ctx): SignalingConfig 
       maxParticipants: e.MAX_PARTICIPANTS,
     },
     rateLimits: { enabled: e.RATE_LIMITS, perIpPerSecond: e.RATE_LIMIT_IP_PER_SECOND },
+    persistCallEvents: e.PERSIST_CALL_EVENTS,
+    ...(e.DATABASE_URL === undefined ? {} : { databaseUrl: e.DATABASE_URL }),
   };
 });

@@ -10,6 +10,8 @@ export const ClientEvents = {
     participantId: PeerId,
     reason: z.enum(['left', 'disconnected', 'replaced', 'removed']),
   }),
+  /** A participant's info changed (its mute state). */
+  'participant-updated': z.object({ participant: ParticipantInfo }),
   'participant-connection': z.object({ participantId: PeerId, connected: z.boolean() }),
   'new-producer': z.object({ producer: ProducerInfo }),
   'producer-closed': z.object({ producerId: MediaId, participantId: PeerId }),

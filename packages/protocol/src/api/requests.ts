@@ -12,6 +12,8 @@ import {
   RtpParameters,
 } from '../sfu/media';
 import { defineRequest } from './define';
+import { historyRequests } from './history';
+import { mediaControlRequests } from './mediaControl';
 import { CallMode, IceServer, MediaPath, RoomSnapshot } from './state';
 
 /**
@@ -206,6 +208,8 @@ export const apiRequests = [
   LeaveRoom,
   ReportPathReady,
   RelaySignal,
+  ...mediaControlRequests,
+  ...historyRequests,
 ] as const;
 
 export type ApiRequest = (typeof apiRequests)[number];

@@ -19,6 +19,8 @@ export const ParticipantInfo = z.object({
   canPublish: z.boolean(),
   /** False while its client is reconnecting (its signaling connection dropped; media may still flow). */
   connected: z.boolean(),
+  /** Muted by its owner (SetMuted): a muted kind sends nothing worth rendering. */
+  muted: z.object({ audio: z.boolean(), video: z.boolean() }).default({ audio: false, video: false }),
 });
 export type ParticipantInfo = z.infer<typeof ParticipantInfo>;
 
@@ -61,6 +63,8 @@ export const RoomSnapshot = z.object({
   p2pOfferer: PeerId.optional(),
   participants: z.array(ParticipantInfo),
   producers: z.array(ProducerInfo),
+  /** The SFU's current dominant speaker, if any (later changes come as `active-speaker`). */
+  activeSpeaker: z.object({ participantId: PeerId, producerId: MediaId }).optional(),
   /** The asking participant's SFU router, once it has one (SFU and migrating modes). */
   routerRtpCapabilities: RtpCapabilities.optional(),
 });

@@ -5,6 +5,8 @@ import type { SignalingMetrics } from '../metrics';
 import type { HandlerTable } from './ApiHandlers';
 import type { RequestContext } from './RequestContext';
 
+type JoinReply = Api.ApiReplyOf<typeof Api.JoinRoom>;
+
 export interface ApiDispatcherOptions {
   handlers: HandlerTable;
   rateLimits: RateLimits;
@@ -49,10 +51,15 @@ export class ApiDispatcher {
           issues: checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
         });
       }
+      if (def.name === 'join') this.#observeJoin(checked.data as JoinReply, started);
       return checked.data;
     } catch (error) {
       const failure = TrellisError.from(error);
       code = failure.code;
+      if (code === 'RATE_LIMITED') {
+        const limit = String(failure.details?.limit ?? 'unknown');
+        this.#o.metrics.rateLimited.inc({ request: def.name, limit });
+      }
       if (failure.httpStatus >= 500) {
         this.#o.logger.error(
           { request: def.name, requestId: ctx.requestId, err: failure, details: failure.details },
@@ -64,6 +71,13 @@ export class ApiDispatcher {
       this.#o.metrics.requests.inc({ request: def.name, code });
       this.#o.metrics.requestSeconds.observe({ request: def.name }, (performance.now() - started) / 1000);
     }
+  }
+
+  #observeJoin(reply: JoinReply, started: number): void {
+    this.#o.metrics.joinSeconds.observe(
+      { mode: reply.room.mode, resumed: String(reply.resumed) },
+      (performance.now() - started) / 1000,
+    );
   }
 }
 

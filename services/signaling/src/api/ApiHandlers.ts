@@ -16,7 +16,9 @@ import type { CallState, ParticipantRecord } from '../call/CallStateTypes';
 import type { CallStore, Committed } from '../call/CallStore';
 import type { EffectRunner } from '../call/EffectRunner';
 import { reportPathReady, usesSfu } from '../call/modeMachine';
+import type { CallHistory } from '../history/CallHistory';
 import type { SfuGateway } from '../media/SfuGateway';
+import type { MediaControlHandlers } from './MediaControlHandlers';
 import type { RequestContext } from './RequestContext';
 
 export interface ApiHandlersOptions {
@@ -26,6 +28,8 @@ export interface ApiHandlersOptions {
   nodeId: string;
   maxParticipants: number;
   iceServers: (identity: string) => Api.IceServer[];
+  mediaControl: MediaControlHandlers;
+  history: CallHistory;
 }
 
 type Handler<D extends Api.ApiRequest> = (
@@ -58,6 +62,13 @@ export class ApiHandlers {
       leave: (ctx, r) => this.#leave(ctx, r.roomId),
       pathReady: (ctx, r) => this.#pathReady(ctx, r),
       signal: (ctx, r) => this.#signal(ctx, r),
+      setMuted: (ctx, r) => options.mediaControl.setMuted(ctx, r),
+      setConsumerPreferences: (ctx, r) => options.mediaControl.setConsumerPreferences(ctx, r),
+      restartIce: (ctx, r) => options.mediaControl.restartIce(ctx, r),
+      listCalls: (_ctx, r) => options.history.listCalls(r),
+      listCallParticipants: (_ctx, r) => options.history.listParticipants(r),
+      listCallTransitions: (_ctx, r) => options.history.listTransitions(r),
+      listCallMetrics: (_ctx, r) => options.history.listMetrics(r),
     };
   }
 
@@ -245,8 +256,10 @@ export class ApiHandlers {
   }
 
   async #produce(ctx: RequestContext, r: Api.ApiParsedRequestOf<typeof Api.Produce>) {
-    const { nodeId } = await this.#sfuNode(ctx, r.roomId);
+    const { nodeId, me } = await this.#sfuNode(ctx, r.roomId);
     const peerId = ctx.principal.identity;
+    // Publishing while muted (e.g. on the SFU after a switch) starts paused: nothing to forward.
+    const paused = r.paused || (me.muted?.[r.kind] ?? false);
     const { producerId } = await this.#o.sfu.request(
       nodeId,
       SfuProduce,
@@ -256,7 +269,7 @@ export class ApiHandlers {
         transportId: r.transportId,
         kind: r.kind,
         rtpParameters: r.rtpParameters,
-        paused: r.paused,
+        paused,
         ...(r.appData ? { appData: r.appData } : {}),
       },
       ctx.requestId,
@@ -270,7 +283,7 @@ export class ApiHandlers {
         participantId: peerId,
         kind: r.kind,
         nodeId,
-        paused: r.paused,
+        paused,
         ...(r.appData ? { appData: r.appData } : {}),
       });
       return true;

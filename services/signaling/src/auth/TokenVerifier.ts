@@ -15,6 +15,8 @@ export interface TokenVerifierOptions {
    * seconds. A few seconds, not more: an expired token must stop working.
    */
   clockToleranceSeconds?: number;
+  /** Told the error code of every refused token (for the auth-failure metric). */
+  onRejected?: (code: string) => void;
 }
 
 /**
@@ -28,6 +30,7 @@ export class TokenVerifier {
   readonly #issuer: string;
   readonly #audience: string;
   readonly #clockTolerance: number;
+  readonly #onRejected: ((code: string) => void) | undefined;
 
   constructor(config: SignalingConfig['jwt'], opts: TokenVerifierOptions = {}) {
     const secret = new TextEncoder().encode(config.secret);
@@ -36,6 +39,7 @@ export class TokenVerifier {
     this.#issuer = config.issuer;
     this.#audience = config.audience;
     this.#clockTolerance = opts.clockToleranceSeconds ?? 5;
+    this.#onRejected = opts.onRejected;
     // jose rejects an algorithm outside `algorithms` before it asks for a key, so a token cannot
     // reach the shared secret with an RS256 header or a JWKS key with an HS256 one.
     this.#getKey = async (header: CompactJWSHeaderParameters, token: FlattenedJWSInput) => {
@@ -49,6 +53,15 @@ export class TokenVerifier {
 
   /** The caller behind `token`; with `roomId`, also that the token grants that room. */
   async verify(token: string | undefined, roomId?: string): Promise<Api.Principal> {
+    try {
+      return await this.#verify(token, roomId);
+    } catch (error) {
+      this.#onRejected?.(error instanceof TrellisError ? error.code : 'INTERNAL');
+      throw error;
+    }
+  }
+
+  async #verify(token: string | undefined, roomId?: string): Promise<Api.Principal> {
     if (token === undefined || token.trim() === '') {
       throw new TrellisError('UNAUTHENTICATED', 'Missing token (Authorization: Bearer <token>)');
     }

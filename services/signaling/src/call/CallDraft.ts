@@ -117,6 +117,7 @@ export class CallDraft {
     const record = this.state.producers[id];
     if (!record) return undefined;
     delete this.state.producers[id];
+    if (this.state.activeSpeaker?.producerId === id) delete this.state.activeSpeaker;
     this.touch();
     // Everyone hears of it, the owner included: it may have closed on the node, not by request.
     this.emit({
@@ -126,6 +127,15 @@ export class CallDraft {
       payload: { producerId: id, participantId: record.participantId },
     });
     return record;
+  }
+
+  /** The SFU named a new dominant speaker: recorded (for later joiners) and told to the room. */
+  setActiveSpeaker(participantId: string, producerId: string): void {
+    const current = this.state.activeSpeaker;
+    if (!this.state.producers[producerId] || current?.producerId === producerId) return;
+    this.state.activeSpeaker = { participantId, producerId };
+    this.touch();
+    this.emit({ type: 'emit', to: 'room', event: 'active-speaker', payload: { participantId, producerId } });
   }
 
   /** The call leaves the SFU: every peer there is released and its producers forgotten. */
@@ -147,6 +157,7 @@ export function participantInfo(record: ParticipantRecord): Api.ParticipantInfo 
     joinedAt: record.joinedAt,
     canPublish: record.canPublish,
     connected: record.connection !== undefined,
+    muted: { audio: record.muted?.audio ?? false, video: record.muted?.video ?? false },
   };
 }
 
@@ -182,6 +193,7 @@ export function snapshotOf(state: CallState): Api.RoomSnapshot {
     mode: state.mode,
     ...(transition ? { transition } : {}),
     ...(state.p2pOfferer ? { p2pOfferer: state.p2pOfferer } : {}),
+    ...(state.activeSpeaker ? { activeSpeaker: { ...state.activeSpeaker } } : {}),
     participants: Object.values(state.participants)
       .sort((a, b) => a.joinedAt - b.joinedAt)
       .map(participantInfo),

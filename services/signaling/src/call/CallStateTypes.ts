@@ -1,4 +1,5 @@
 import type { Api } from '@trellis/protocol';
+import type { CallRecord } from './callRecords';
 
 /**
  * A call as it is kept in Redis: one JSON document per room, replaced whole by compare-and-set on
@@ -25,6 +26,8 @@ export interface CallState {
   transitions: number;
   /** The attempt number of the last migration that did not complete (retries count up from it). */
   lastAttempt?: number;
+  /** The SFU's dominant speaker: kept so a participant joining later is told who it is. */
+  activeSpeaker?: { participantId: string; producerId: string };
 }
 
 export interface ParticipantRecord {
@@ -41,6 +44,8 @@ export interface ParticipantRecord {
   connection?: { nodeId: string; socketId: string };
   /** When its connection dropped: it is removed once the resume grace period has passed. */
   disconnectedAt?: number;
+  /** Muted kinds (SetMuted); absent means nothing muted. */
+  muted?: { audio: boolean; video: boolean };
 }
 
 export interface ProducerRecord {
@@ -86,7 +91,9 @@ export type CallEffect =
       transition: TransitionRecord;
       result: 'completed' | 'rolled-back' | 'aborted';
     }
-  | { type: 'call-ended' };
+  | { type: 'call-ended' }
+  /** History for the persister: queued, never awaited (see callRecords.ts). */
+  | { type: 'record'; records: CallRecord[] };
 
 export interface Outcome<T> {
   /** The new state, `null` to delete the call, or `undefined` when nothing changed. */

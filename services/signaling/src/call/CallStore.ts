@@ -2,6 +2,7 @@ import type { RedisClient } from '@trellis/bus';
 import { TrellisError } from '@trellis/protocol';
 import { CallDraft } from './CallDraft';
 import type { CallState, CallTimings } from './CallStateTypes';
+import { callRecordsOf } from './callRecords';
 import { expireDisconnected, nextDeadline, reconcile } from './modeMachine';
 
 // Replace the call document only if its version is still the one the caller read. Deleting (an
@@ -108,6 +109,15 @@ export class CallStore {
       if (ok !== 1) continue;
       await this.#schedule(roomId, empty ? undefined : nextDeadline(next, timings));
       if (empty) draft.emit({ type: 'call-ended' });
+      const records = callRecordsOf({
+        roomId,
+        before: json ? current : undefined,
+        after: empty ? null : next,
+        base: current,
+        effects: draft.effects,
+        now,
+      });
+      if (records.length > 0) draft.emit({ type: 'record', records });
       return { result, state: empty ? null : next, effects: draft.effects, changed: true };
     }
     throw new TrellisError('CONFLICT', `call ${roomId} is changing too fast; try again`, { roomId });

@@ -1,3 +1,4 @@
+import type { JobPublisher } from '@trellis/jobs';
 import type { Api } from '@trellis/protocol';
 import type { Logger } from 'pino';
 import type { SfuGateway } from '../media/SfuGateway';
@@ -17,6 +18,8 @@ export interface EffectRunnerOptions {
   sfu: SfuGateway;
   logger: Logger;
   observer?: TransitionObserver;
+  /** Queues the call's history for the persister; never blocks (JobPublisher). */
+  recorder?: Pick<JobPublisher, 'publish'>;
 }
 
 /**
@@ -56,6 +59,9 @@ export class EffectRunner {
           break;
         case 'call-ended':
           releases.push(this.#o.sfu.releaseCall(roomId));
+          break;
+        case 'record':
+          for (const r of effect.records) this.#o.recorder?.publish(r.name, r.data);
           break;
       }
     }

@@ -31,7 +31,7 @@ export class RoomEventRelay {
   }
 
   async start(): Promise<void> {
-    const { source, broadcast, store, effects, notifier, rehomer } = this.#o;
+    const { source, broadcast, store, effects, rehomer } = this.#o;
     source
       .on(ProducerClosed, async (e) => {
         const { effects: todo } = await store
@@ -41,8 +41,11 @@ export class RoomEventRelay {
           .catch(ignoreEndedCall);
         await effects.run(e.roomId, todo);
       })
-      .on(ActiveSpeaker, (e) => {
-        notifier.toRoom(e.roomId, 'active-speaker', { participantId: e.peerId, producerId: e.producerId });
+      .on(ActiveSpeaker, async (e) => {
+        const { effects: todo } = await store
+          .update(e.roomId, (draft) => draft.setActiveSpeaker(e.peerId, e.producerId))
+          .catch(ignoreEndedCall);
+        await effects.run(e.roomId, todo);
       })
       .on(RoomClosed, async (e) => {
         if (e.reason === 'worker-died') await rehomer.rehome(e.roomId, e.nodeId, 'room-closed', e.peerIds);

@@ -38,6 +38,8 @@ export interface InProcessSignaling {
   readonly nodeId: string;
   readonly node: SignalingNode;
   readonly config: SignalingConfig;
+  /** The node's own bus: a test can send through it and watch the node's bus metrics move. */
+  readonly bus: RedisBus;
   close(): Promise<void>;
 }
 
@@ -65,6 +67,7 @@ export async function startSignaling(
     nodeId,
     node,
     config,
+    bus,
     async close() {
       await node.close();
       await bus.close();

@@ -1,0 +1,5 @@
+export * from './ids';
+export * from './JobPublisher';
+export * from './JobPublisherTypes';
+export * from './queues';
+export * from './webhookSignature';

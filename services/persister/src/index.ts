@@ -1,0 +1,6 @@
+export * from './CallRecorder';
+export * from './MetricsWriter';
+export * from './PersisterNode';
+export * from './PersisterNodeTypes';
+export * from './redisConnection';
+export * from './WebhookSender';

@@ -1,0 +1,50 @@
+// Persister: reads its config, wires the database, the job queues, telemetry and the node, and
+// stops cleanly on signals (jobs in flight finish first).
+import { loadConfig, persisterConfig } from '@trellis/config';
+import { createDb } from '@trellis/db';
+import { createLogger, createMetricsRegistry, startMetricsServer } from '@trellis/telemetry';
+import { PersisterNode } from './PersisterNode';
+import { redisConnection } from './redisConnection';
+
+const config = loadConfig(persisterConfig);
+const logger = createLogger({ service: 'persister', nodeId: config.nodeId, level: config.logLevel });
+const metrics = createMetricsRegistry({ service: 'persister', nodeId: config.nodeId });
+const db = createDb({
+  databaseUrl: config.databaseUrl,
+  poolSize: config.concurrency + config.metricsConcurrency,
+});
+const connection = redisConnection(config.redis, `persister:${config.nodeId}`);
+const node = new PersisterNode({
+  db,
+  connection,
+  keyPrefix: config.redis.keyPrefix,
+  logger,
+  metrics,
+  concurrency: config.concurrency,
+  metricsConcurrency: config.metricsConcurrency,
+  jobLockMs: config.jobLockMs,
+  webhooks: config.webhooks,
+});
+const metricsServer = await startMetricsServer({
+  registry: metrics.registry,
+  port: config.metricsPort,
+  healthCheck: () => node.state === 'serving',
+}).catch((error: unknown) => {
+  logger.fatal({ err: error instanceof Error ? error.message : String(error) }, 'persister failed to start');
+  process.exit(1);
+});
+node.start();
+
+let exiting = false;
+async function exit(signal: string): Promise<void> {
+  if (exiting) return;
+  exiting = true;
+  logger.info({ signal }, 'persister exiting: finishing jobs in flight');
+  await node.close();
+  await db.$disconnect();
+  connection.disconnect();
+  await metricsServer.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void exit('SIGTERM'));
+process.on('SIGINT', () => void exit('SIGINT'));

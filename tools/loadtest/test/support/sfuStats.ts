@@ -1,0 +1,41 @@
+// The SFU's own view of a peer, asked over the cluster bus as signaling asks it.
+// @trellis/bus and @trellis/telemetry are not (yet) devDependencies of this package, so their
+// sources are imported by path; their own dependencies resolve from their package directories.
+import { GetPeerStats } from '@trellis/protocol';
+import { RedisBus } from '../../../../packages/bus/src/index';
+import { createLogger, createMetricsRegistry } from '../../../../packages/telemetry/src/index';
+
+export type PeerStats = Awaited<ReturnType<SfuStatsReader['peer']>>;
+
+export class SfuStatsReader {
+  private constructor(private readonly bus: RedisBus) {}
+
+  static async connect(redisUrl: string): Promise<SfuStatsReader> {
+    const nodeId = `loadtest-stats-${process.pid}`;
+    const bus = await RedisBus.connect({
+      nodeId,
+      redis: { mode: 'single', url: redisUrl, keyPrefix: 'trellis:' },
+      logger: createLogger({ service: 'loadtest-test', nodeId, level: 'warn' }),
+      metrics: createMetricsRegistry({ service: 'loadtest-test', nodeId }),
+    });
+    return new SfuStatsReader(bus);
+  }
+
+  peer(nodeId: string, roomId: string, peerId: string) {
+    return this.bus.commands.request(nodeId, GetPeerStats, { roomId, peerId }, { timeoutMs: 10_000 });
+  }
+
+  close(): Promise<void> {
+    return this.bus.close();
+  }
+}
+
+/** mediasoup's packetCount of the stats entry of `type` (summed: a simulcast producer has one per layer). */
+export function packetCount(
+  stats: Array<Record<string, unknown>>,
+  type: 'inbound-rtp' | 'outbound-rtp',
+): number {
+  return stats
+    .filter((s) => s.type === type)
+    .reduce((n, s) => n + (typeof s.packetCount === 'number' ? s.packetCount : 0), 0);
+}
