@@ -14,7 +14,7 @@ import {
   startStack,
   uid,
 } from '../../services/signaling/test/support/stack';
-import { joiner, type TestParticipant } from '../../services/signaling/test/support/TestParticipant';
+import { TestParticipant } from '../../services/signaling/test/support/TestParticipant';
 import { ensureMediasoupWorkerBin } from '../common';
 import { progress, sleep } from '../sfu-forwarding/util';
 import { summarize } from '../signaling/stats';
@@ -30,6 +30,8 @@ const { values } = parseArgs({
     /** The no-switch window the baseline measures, per cycle. */
     'baseline-ms': { type: 'string', default: '2000' },
     'max-seconds': { type: 'string', default: '600' },
+    /** Camera simulcast on the SFU path (the SDK's default). */
+    simulcast: { type: 'string', default: 'true' },
   },
 });
 const clamp = (v: string, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.floor(Number(v)) || lo));
@@ -38,6 +40,7 @@ const HYSTERESIS_MS = clamp(values['hysteresis-ms'], 0, 60_000);
 const FRAMES = clamp(values.frames, 1, 300);
 const BASELINE_MS = clamp(values['baseline-ms'], 200, 30_000);
 const MAX_MS = clamp(values['max-seconds'], 10, 3_600) * 1000;
+const SIMULCAST = values.simulcast !== 'false';
 const TARGET_P95_MS = 250;
 
 ensureMediasoupWorkerBin();
@@ -73,8 +76,13 @@ async function main(): Promise<number> {
       MIGRATION_RETRY_MS: '500',
     });
     const roomId = uid('bench-transition');
-    const join = joiner(stack, roomId, people);
     const url = signaling.url;
+    const join = async (id: string, at: string) => {
+      const token = await stack.token(roomId, id);
+      const participant = await TestParticipant.join({ url: at, token, roomId, id, simulcast: SIMULCAST });
+      people.push(participant);
+      return participant;
+    };
     const alice = await join('alice', url);
     const bob = await join('bob', url);
     await alice.waitForMode('p2p');
@@ -146,6 +154,7 @@ async function main(): Promise<number> {
       switches_each_way: SWITCHES,
       hysteresis_ms: HYSTERESIS_MS,
       frames_on_new_path: FRAMES,
+      simulcast: SIMULCAST,
       receivers: 'wrtc (libwebrtc in Node), 320x180@30 VP8 synthetic video, TrellisCall SDK',
     },
     completed: { p2p_to_sfu: toSfu.length, sfu_to_p2p: toP2p.length },

@@ -11,7 +11,9 @@ WORKDIR /app
 COPY pnpm-lock.yaml pnpm-workspace.yaml package.json ./
 RUN pnpm fetch
 COPY . .
-RUN pnpm install --offline --frozen-lockfile
+# The Prisma client is generated, not committed (packages/db/src/generated).
+RUN pnpm install --offline --frozen-lockfile \
+ && pnpm --filter @trellis/db generate
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \

@@ -13,7 +13,9 @@ WORKDIR /app
 COPY pnpm-lock.yaml pnpm-workspace.yaml package.json ./
 RUN pnpm fetch
 COPY . .
-RUN pnpm install --offline --frozen-lockfile
+# The Prisma client is generated, not committed (packages/db/src/generated).
+RUN pnpm install --offline --frozen-lockfile \
+ && pnpm --filter @trellis/db generate
 
 # ---- runtime: the service's sources run by tsx (the workspace ships TypeScript, no build step).
 FROM ${NODE_IMAGE} AS runtime

@@ -16,6 +16,7 @@ RUN pnpm install --offline --frozen-lockfile \
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
+    NEXT_TELEMETRY_DISABLED=1 \
     PORT=3100
 WORKDIR /app
 COPY --from=build /app/package.json /app/tsconfig.base.json ./

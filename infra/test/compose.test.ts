@@ -67,6 +67,11 @@ describe('infra/docker-compose.yml', () => {
       } else {
         expect(spec.image, `${name} has an image or a build`).toBeTruthy();
       }
+      // A command run in one of our images names a file of this repository (the image's /app).
+      for (const arg of spec.build ? (spec.command ?? []) : []) {
+        if (/\.(ts|js)$/.test(arg))
+          expect(existsSync(join(REPO_ROOT, arg)), `${name} runs ${arg}`).toBe(true);
+      }
       for (const volume of spec.volumes ?? []) {
         const source = typeof volume === 'string' ? volume.split(':')[0]! : volume.source;
         if (source.startsWith('./'))

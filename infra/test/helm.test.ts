@@ -59,6 +59,17 @@ describe('infra/helm/trellis (checked without helm: see infra/README.md)', () =>
     }
   });
 
+  it('includes only helpers that _helpers.tpl defines', () => {
+    const defined = new Set(
+      [...templates.get('_helpers.tpl')!.matchAll(/define "([^"]+)"/g)].map((m) => m[1]),
+    );
+    const included = [...templates.values()].flatMap((t) =>
+      [...t.matchAll(/include "([^"]+)"/g)].map((m) => m[1]),
+    );
+    expect(included.length).toBeGreaterThan(20);
+    expect(included.filter((name) => !defined.has(name))).toEqual([]);
+  });
+
   it('reads only values that exist, and uses and documents every value', () => {
     const refs = new Set([...templates.values()].flatMap(valuesRefs));
     const unknown = [...refs].filter((r) => lookup(r) === undefined);

@@ -9,6 +9,7 @@ import { TrellisClientError } from './TrellisClientError';
 export class LocalMedia {
   #tracks: MediaStreamTrack[];
   readonly #muted = { audio: false, video: false };
+  #screen: MediaStreamTrack | null = null;
 
   constructor(tracks: readonly MediaStreamTrack[]) {
     this.#tracks = [...tracks];
@@ -25,6 +26,17 @@ export class LocalMedia {
   /** The tracks a path should send now (ended ones, e.g. an unplugged camera, are skipped). */
   get live(): MediaStreamTrack[] {
     return this.#tracks.filter((t) => t.readyState !== 'ended');
+  }
+
+  /** The screen being shared (not affected by muting the camera). */
+  get screen(): MediaStreamTrack | null {
+    return this.#screen && this.#screen.readyState !== 'ended' ? this.#screen : null;
+  }
+
+  set screen(track: MediaStreamTrack | null) {
+    if (track && track.kind !== 'video')
+      throw new TrellisClientError('INVALID_STATE', 'a screen share is video');
+    this.#screen = track;
   }
 
   setMuted(kind: MediaKind, muted: boolean): void {

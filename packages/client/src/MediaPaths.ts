@@ -25,6 +25,8 @@ export interface MediaPathsOptions {
   request: ApiRequestFn;
   selector: RemoteTrackSelector;
   localTracks: () => MediaStreamTrack[];
+  /** The screen being shared, if any (sent beside the camera on both paths). */
+  screenTrack: () => MediaStreamTrack | null;
   RTCPeerConnection?: typeof RTCPeerConnection;
   handlerFactory?: msc.HandlerFactory;
   /** Camera simulcast on the SFU (default true). */
@@ -138,6 +140,7 @@ export class MediaPaths extends TypedEmitter<MediaPathsEvents> {
         path: 'sfu',
         track: r.track,
         getStats: r.getStats,
+        screen: r.screen,
       });
       this.#applyPreferences(session, r);
     });
@@ -156,6 +159,11 @@ export class MediaPaths extends TypedEmitter<MediaPathsEvents> {
   /** A device switch: both paths send `track` for its kind from now on, on the same senders. */
   async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack | null): Promise<void> {
     await Promise.all([this.#p2p?.session.replaceTrack(kind, track), this.#sfu?.replaceTrack(kind, track)]);
+  }
+
+  /** Starts, changes or stops (`null`) the screen share on both paths. */
+  async replaceScreen(track: MediaStreamTrack | null): Promise<void> {
+    await Promise.all([this.#p2p?.session.replaceScreen(track), this.#sfu?.setScreen(track)]);
   }
 
   /** Re-applies the receive preferences to every SFU consumer (tiles or the active speaker changed). */
@@ -244,6 +252,7 @@ export class MediaPaths extends TypedEmitter<MediaPathsEvents> {
       offerer,
       iceServers: room.iceServers,
       localTracks: this.#o.localTracks(),
+      screenTrack: this.#o.screenTrack(),
       sendSignal: async (signal) => {
         await this.#o.request(Api.RelaySignal, { roomId: room.roomId, to: remoteId, signal });
       },
@@ -251,10 +260,10 @@ export class MediaPaths extends TypedEmitter<MediaPathsEvents> {
       logger: this.#o.logger,
     });
     const entry = { session, transitionId: room.transition?.id, keys: new Set<string>() };
-    session.on('track', ({ kind, track, getStats }) => {
+    session.on('track', ({ kind, track, getStats, screen }) => {
       const key = `p2p:${seq}:${track.id}`;
       entry.keys.add(key);
-      selector.add({ key, participantId: remoteId, kind, path: 'p2p', track, getStats });
+      selector.add({ key, participantId: remoteId, kind, path: 'p2p', track, getStats, screen });
     });
     session.on('failed', () =>
       this.safeEmit(
@@ -282,6 +291,7 @@ export class MediaPaths extends TypedEmitter<MediaPathsEvents> {
       await session.start({
         routerRtpCapabilities: room.routerRtpCapabilities,
         localTracks: this.#o.localTracks(),
+        screenTrack: this.#o.screenTrack(),
         producers: [...this.#o.room.producers.values()],
       });
       this.safeEmit('built');

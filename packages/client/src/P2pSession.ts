@@ -22,7 +22,9 @@ export class P2pSession extends TypedEmitter<P2pSessionEvents> {
   readonly #sendSignal: (signal: Api.P2pSignal) => Promise<void>;
   #localTracks: MediaStreamTrack[];
   readonly #pcStats: () => Promise<RTCStatsReport>;
-  readonly #remoteTracks = new Map<'audio' | 'video', P2pRemoteTrack>();
+  /** By kind, and `screen` for the second video transceiver. */
+  readonly #remoteTracks = new Map<'audio' | 'video' | 'screen', P2pRemoteTrack>();
+  #screenTrack: MediaStreamTrack | null;
   /** Candidates received before any remote description: addIceCandidate would reject them. */
   #pendingCandidates: RTCIceCandidateInit[] = [];
   /** Signals are applied one at a time: SRD is async and candidates must wait for it. */
@@ -38,6 +40,7 @@ export class P2pSession extends TypedEmitter<P2pSessionEvents> {
     this.#logger = options.logger ?? silentLogger;
     this.#sendSignal = options.sendSignal;
     this.#localTracks = [...(options.localTracks ?? [])];
+    this.#screenTrack = options.screenTrack ?? null;
     const PeerConnection = options.RTCPeerConnection ?? globalThis.RTCPeerConnection;
     if (!PeerConnection) {
       throw new TrellisClientError(
@@ -83,6 +86,8 @@ export class P2pSession extends TypedEmitter<P2pSessionEvents> {
       // other's video and can start sending later by replaceTrack, with no renegotiation.
       this.#pc.addTransceiver(track ?? kind, { direction: 'sendrecv' });
     }
+    // The screen share's transceiver is negotiated from the start: sharing is a replaceTrack.
+    this.#pc.addTransceiver(this.#screenTrack ?? 'video', { direction: 'sendrecv' });
     return this.#enqueue(() => this.#offer(false));
   }
 
@@ -93,12 +98,26 @@ export class P2pSession extends TypedEmitter<P2pSessionEvents> {
   async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack | null): Promise<void> {
     this.#localTracks = [...this.#localTracks.filter((t) => t.kind !== kind), ...(track ? [track] : [])];
     if (this.#closed) return;
-    const transceiver = this.#pc
-      .getTransceivers()
-      .find((t) => t.receiver.track.kind === kind && t.mid !== null);
+    const transceiver = this.#transceiversOf(kind)[0];
     // Before negotiation the answerer attaches its tracks when the offer arrives.
     if (!transceiver) return;
     await transceiver.sender.replaceTrack(track);
+  }
+
+  /** Starts (a track) or stops (`null`) sending a screen share, on the second video transceiver. */
+  async replaceScreen(track: MediaStreamTrack | null): Promise<void> {
+    this.#screenTrack = track;
+    if (this.#closed) return;
+    const transceiver = this.#transceiversOf('video')[1];
+    if (!transceiver) return;
+    await transceiver.sender.replaceTrack(track);
+  }
+
+  /** Negotiated transceivers of `kind`, in m-line order (video: camera, then screen). */
+  #transceiversOf(kind: 'audio' | 'video'): RTCRtpTransceiver[] {
+    return this.#pc
+      .getTransceivers()
+      .filter((t) => t.receiver.track.kind === kind && t.mid !== null && t.currentDirection !== 'stopped');
   }
 
   /** Applies a signal from the remote participant. Never rejects: failures are logged. */
@@ -184,12 +203,11 @@ export class P2pSession extends TypedEmitter<P2pSessionEvents> {
       transceiver.direction = 'sendrecv';
     }
     for (const track of this.#localTracks) {
-      const transceiver = this.#pc
-        .getTransceivers()
-        .find((t) => t.receiver.track.kind === track.kind && t.sender.track === null && t.mid !== null);
-      if (!transceiver) continue;
-      await transceiver.sender.replaceTrack(track);
+      const transceiver = this.#transceiversOf(track.kind === 'audio' ? 'audio' : 'video')[0];
+      if (transceiver && transceiver.sender.track === null) await transceiver.sender.replaceTrack(track);
     }
+    const screen = this.#transceiversOf('video')[1];
+    if (screen && this.#screenTrack) await screen.sender.replaceTrack(this.#screenTrack);
   }
 
   async #addCandidate(candidate: RTCIceCandidateInit): Promise<void> {
@@ -241,13 +259,16 @@ export class P2pSession extends TypedEmitter<P2pSessionEvents> {
   #onTrack(track: MediaStreamTrack, receiver: RTCRtpReceiver): void {
     if (this.#closed) return;
     const kind = track.kind === 'audio' ? 'audio' : 'video';
-    if (this.#remoteTracks.get(kind)?.track === track) return;
+    const screen = kind === 'video' && this.#transceiversOf('video')[1]?.receiver === receiver;
+    const slot = screen ? 'screen' : kind;
+    if (this.#remoteTracks.get(slot)?.track === track) return;
     const remote: P2pRemoteTrack = {
       kind,
+      screen,
       track,
       getStats: receiverStats(() => receiver.getStats(), this.#pcStats),
     };
-    this.#remoteTracks.set(kind, remote);
+    this.#remoteTracks.set(slot, remote);
     this.safeEmit('track', remote);
   }
 

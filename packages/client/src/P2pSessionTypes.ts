@@ -13,6 +13,8 @@ export interface P2pSessionOptions {
   iceServers?: RTCIceServer[];
   /** Sent on the connection; never stopped by the session (the application owns them). */
   localTracks?: MediaStreamTrack[];
+  /** A screen being shared, sent on the connection's second video transceiver. */
+  screenTrack?: MediaStreamTrack | null;
   /** Delivers a signal to the other participant (signaling's `signal` request). */
   sendSignal: (signal: Api.P2pSignal) => Promise<void>;
   /** Default: `globalThis.RTCPeerConnection` (wrtc's, once its globals are installed, in Node). */
@@ -22,6 +24,8 @@ export interface P2pSessionOptions {
 
 export interface P2pRemoteTrack {
   kind: 'audio' | 'video';
+  /** Arrived on the second video transceiver: the other side's screen share. */
+  screen: boolean;
   track: MediaStreamTrack;
   /** Stats of just this track's inbound stream (falls back to the connection's report). */
   getStats: StatsSource;

@@ -13,19 +13,23 @@ export class RemoteStreams {
     this.#MediaStream = MediaStreamImpl;
   }
 
-  /** The participant's stream (created empty on first ask), or undefined without MediaStream. */
-  get(participantId: string): MediaStream | undefined {
-    let stream = this.#streams.get(participantId);
+  /**
+   * The participant's stream (created empty on first ask), or its screen share's with `screen`;
+   * undefined without MediaStream.
+   */
+  get(participantId: string, screen = false): MediaStream | undefined {
+    const key = streamKey(participantId, screen);
+    let stream = this.#streams.get(key);
     if (!stream && this.#MediaStream) {
       stream = new this.#MediaStream();
-      this.#streams.set(participantId, stream);
+      this.#streams.set(key, stream);
     }
     return stream;
   }
 
   /** The selector exposed `exposed.track`: it becomes the stream's only track of its kind. */
   expose(exposed: ExposedTrack): MediaStream | undefined {
-    const stream = this.get(exposed.participantId);
+    const stream = this.get(exposed.participantId, exposed.screen);
     if (!stream) return undefined;
     const current = tracksOf(stream, exposed.kind);
     if (current.length === 1 && current[0] === exposed.track) return stream;
@@ -36,19 +40,24 @@ export class RemoteStreams {
   }
 
   /** The participant's kind has no track any more. */
-  end(participantId: string, kind: MediaKind): void {
-    const stream = this.#streams.get(participantId);
+  end(participantId: string, kind: MediaKind, screen = false): void {
+    const stream = this.#streams.get(streamKey(participantId, screen));
     if (!stream) return;
     for (const track of tracksOf(stream, kind)) stream.removeTrack(track);
   }
 
   remove(participantId: string): void {
-    this.#streams.delete(participantId);
+    this.#streams.delete(streamKey(participantId, false));
+    this.#streams.delete(streamKey(participantId, true));
   }
 
   clear(): void {
     this.#streams.clear();
   }
+}
+
+function streamKey(participantId: string, screen: boolean): string {
+  return screen ? `${participantId}\u0000screen` : participantId;
 }
 
 function tracksOf(stream: MediaStream, kind: MediaKind): MediaStreamTrack[] {

@@ -20,6 +20,7 @@ interface Candidate extends TrackCandidateInit {
 interface Slot {
   participantId: string;
   kind: MediaKind;
+  screen: boolean;
   candidates: Map<string, Candidate>;
   /** May be a removed candidate: its frozen last frame beats a blank until the replacement flows. */
   exposed: Candidate | undefined;
@@ -60,7 +61,7 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
 
   add(init: TrackCandidateInit): void {
     if (this.#closed || this.#byKey.has(init.key)) return;
-    const slot = this.#slot(init.participantId, init.kind);
+    const slot = this.#slot(init.participantId, init.kind, init.screen ?? false);
     const watcher = new MediaFlowWatcher({
       kind: init.kind,
       getStats: init.getStats,
@@ -71,7 +72,13 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
     });
     const candidate: Candidate = { ...init, seq: ++this.#seq, watcher };
     const onFlow = (flowing: boolean) => {
-      this.safeEmit('flow', { participantId: init.participantId, kind: init.kind, path: init.path, flowing });
+      this.safeEmit('flow', {
+        participantId: init.participantId,
+        kind: init.kind,
+        path: init.path,
+        flowing,
+        screen: slot.screen,
+      });
       this.#select(slot);
     };
     watcher.on('flowing', () => onFlow(true));
@@ -113,8 +120,8 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
     for (const slot of [...this.#slots.values()]) this.#endSlot(slot);
   }
 
-  exposed(participantId: string, kind: MediaKind): ExposedTrack | undefined {
-    const candidate = this.#slots.get(slotKey(participantId, kind))?.exposed;
+  exposed(participantId: string, kind: MediaKind, screen = false): ExposedTrack | undefined {
+    const candidate = this.#slots.get(slotKey(participantId, kind, screen))?.exposed;
     return candidate && toExposed(candidate);
   }
 
@@ -127,19 +134,21 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
 
   /** Whether `path` has a track for this slot that delivers media now. */
   isFlowing(participantId: string, kind: MediaKind, path: MediaPath): boolean {
-    const slot = this.#slots.get(slotKey(participantId, kind));
+    const slot = this.#slots.get(slotKey(participantId, kind, false));
     return [...(slot?.candidates.values() ?? [])].some((c) => c.path === path && c.watcher.flowing);
   }
 
   /** Per remote participant and kind: which path's track is exposed and whether it flows. */
-  stats(): Record<string, Partial<Record<MediaKind, SlotStats>>> {
-    const out: Record<string, Partial<Record<MediaKind, SlotStats>>> = {};
+  stats(): Record<string, Partial<Record<MediaKind | 'screen', SlotStats>>> {
+    const out: Record<string, Partial<Record<MediaKind | 'screen', SlotStats>>> = {};
     for (const slot of this.#slots.values()) {
       const exposed = slot.exposed;
       if (!exposed) continue;
       const stale = !slot.candidates.has(exposed.key);
       out[slot.participantId] ??= {};
-      (out[slot.participantId] as Partial<Record<MediaKind, SlotStats>>)[slot.kind] = {
+      (out[slot.participantId] as Partial<Record<MediaKind | 'screen', SlotStats>>)[
+        slot.screen ? 'screen' : slot.kind
+      ] = {
         path: exposed.path,
         trackId: exposed.track.id,
         flowing: !stale && exposed.watcher.flowing,
@@ -168,11 +177,11 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
     this.removeAllListeners();
   }
 
-  #slot(participantId: string, kind: MediaKind): Slot {
-    const key = slotKey(participantId, kind);
+  #slot(participantId: string, kind: MediaKind, screen: boolean): Slot {
+    const key = slotKey(participantId, kind, screen);
     let slot = this.#slots.get(key);
     if (!slot) {
-      slot = { participantId, kind, candidates: new Map(), exposed: undefined, endTimer: undefined };
+      slot = { participantId, kind, screen, candidates: new Map(), exposed: undefined, endTimer: undefined };
       this.#slots.set(key, slot);
     }
     return slot;
@@ -180,6 +189,10 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
 
   #select(slot: Slot): void {
     if (this.#closed) return;
+    if (slot.screen) {
+      this.#selectScreen(slot);
+      return;
+    }
     const next = this.#choose(slot);
     if (next) {
       clearTimeout(slot.endTimer);
@@ -190,12 +203,31 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
     // Nothing left to offer: keep the frozen track for a grace period, then end the slot.
     if (slot.candidates.size === 0 && !slot.endTimer) {
       if (!slot.exposed) {
-        this.#slots.delete(slotKey(slot.participantId, slot.kind));
+        this.#slots.delete(slotKey(slot.participantId, slot.kind, slot.screen));
         return;
       }
       slot.endTimer = setTimeout(() => this.#endSlot(slot), this.#options.endGraceMs);
       (slot.endTimer as { unref?: () => void }).unref?.();
     }
+  }
+
+  /**
+   * A screen share is shown only while it delivers: sharing stops by a closed producer (SFU) or an
+   * empty sender (P2P, whose track stays and may deliver again), so a stop hides the slot at once.
+   */
+  #selectScreen(slot: Slot): void {
+    const all = [...slot.candidates.values()].filter((c) => c.watcher.flowing).sort((a, b) => b.seq - a.seq);
+    const current = slot.exposed && all.includes(slot.exposed) ? slot.exposed : undefined;
+    const next = all.find((c) => c.path === this.#preferred) ?? current ?? all[0];
+    if (next) {
+      if (next !== slot.exposed) this.#expose(slot, next);
+      return;
+    }
+    if (slot.exposed) {
+      slot.exposed = undefined;
+      this.safeEmit('ended', { participantId: slot.participantId, kind: slot.kind, screen: true });
+    }
+    if (slot.candidates.size === 0) this.#slots.delete(slotKey(slot.participantId, slot.kind, true));
   }
 
   /** The candidate to expose, or undefined to keep the current one (which may be gone). */
@@ -217,7 +249,7 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
   #expose(slot: Slot, next: Candidate): void {
     const previous = slot.exposed;
     const firstFrame = next.watcher.firstProgressAt;
-    if (previous && firstFrame !== undefined) {
+    if (previous && firstFrame !== undefined && !slot.screen) {
       // A still-playing old track means no gap; a stopped one left a gap until the new one's first frame.
       const gap = firstFrame - (previous.lastSeenAt ?? lastSeen(previous) ?? firstFrame);
       this.#switchGapMs = Math.max(this.#switchGapMs ?? 0, gap, 0);
@@ -233,10 +265,10 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
       this.#byKey.delete(key);
     }
     slot.candidates.clear();
-    this.#slots.delete(slotKey(slot.participantId, slot.kind));
+    this.#slots.delete(slotKey(slot.participantId, slot.kind, slot.screen));
     if (slot.exposed) {
       slot.exposed = undefined;
-      this.safeEmit('ended', { participantId: slot.participantId, kind: slot.kind });
+      this.safeEmit('ended', { participantId: slot.participantId, kind: slot.kind, screen: slot.screen });
     }
   }
 }
@@ -246,8 +278,8 @@ function lastSeen(candidate: Candidate): number | undefined {
   return candidate.watcher.flowing ? Date.now() : candidate.watcher.lastProgressAt;
 }
 
-function slotKey(participantId: string, kind: MediaKind): string {
-  return `${participantId}\u0000${kind}`;
+function slotKey(participantId: string, kind: MediaKind, screen: boolean): string {
+  return `${participantId}\u0000${kind}${screen ? '\u0000screen' : ''}`;
 }
 
 function toExposed(candidate: Candidate): ExposedTrack {
@@ -256,5 +288,6 @@ function toExposed(candidate: Candidate): ExposedTrack {
     kind: candidate.kind,
     track: candidate.track,
     path: candidate.path,
+    screen: candidate.screen ?? false,
   };
 }

@@ -12,6 +12,11 @@ export interface TrackCandidateInit {
   path: MediaPath;
   track: MediaStreamTrack;
   getStats: StatsSource;
+  /**
+   * A screen share: its own slot beside the camera's, shown only while it delivers and ended when
+   * it stops (sharing stopped), and not waited for by a migration.
+   */
+  screen?: boolean;
 }
 
 /** The track the application should render for a participant's audio or video. */
@@ -20,6 +25,8 @@ export interface ExposedTrack {
   kind: MediaKind;
   track: MediaStreamTrack;
   path: MediaPath;
+  /** The participant's screen share rather than its camera. */
+  screen: boolean;
 }
 
 export interface SlotStats {
@@ -48,7 +55,7 @@ export type RemoteTrackSelectorEvents = {
   /** The exposed track of a slot changed (or the slot got its first track). */
   exposed: [ExposedTrack];
   /** A slot has no track any more. */
-  ended: [{ participantId: string; kind: MediaKind }];
+  ended: [{ participantId: string; kind: MediaKind; screen: boolean }];
   /** A candidate started or stopped delivering: readiness may have changed. */
-  flow: [{ participantId: string; kind: MediaKind; path: MediaPath; flowing: boolean }];
+  flow: [{ participantId: string; kind: MediaKind; path: MediaPath; flowing: boolean; screen: boolean }];
 };

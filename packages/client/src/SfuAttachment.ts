@@ -91,19 +91,21 @@ export class SfuAttachment extends TypedEmitter<SfuAttachmentEvents> {
     this.#recvStats = sharedStats(() => recv.getStats());
   }
 
-  async publish(track: MediaStreamTrack): Promise<msc.Producer> {
+  async publish(track: MediaStreamTrack, screen = false): Promise<msc.Producer> {
     const transport = this.#send;
     if (!transport || this.#closed)
       throw new TrellisClientError('INVALID_STATE', 'no send transport to publish on');
     // stopTracks false: the same track feeds the P2P connection and outlives every SFU attachment.
-    const simulcast = track.kind === 'video' && this.#o.simulcast !== false;
+    // A screen share is one layer: text must stay sharp, and it is watched large.
+    const simulcast = track.kind === 'video' && !screen && this.#o.simulcast !== false;
+    const source = screen ? 'screen' : track.kind === 'audio' ? 'microphone' : 'camera';
     const producer = await transport.produce({
       track,
       stopTracks: false,
       // The track is the application's: a device switch replaces it, pause must not disable it.
       disableTrackOnPause: false,
       ...(simulcast ? { encodings: SIMULCAST.map((e) => ({ ...e })) } : {}),
-      appData: { trackId: track.id },
+      appData: { trackId: track.id, source },
     });
     if (this.#closed) {
       producer.close();
@@ -116,7 +118,9 @@ export class SfuAttachment extends TypedEmitter<SfuAttachmentEvents> {
 
   /** Sends `track` on the producer of its kind instead of the current one (a device switch). */
   async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack | null): Promise<boolean> {
-    const producer = [...this.#producers.values()].find((p) => p.kind === kind);
+    const producer = [...this.#producers.values()].find(
+      (p) => p.kind === kind && p.appData.source !== 'screen',
+    );
     if (!producer) return false;
     await producer.replaceTrack({ track });
     return true;
@@ -148,6 +152,11 @@ export class SfuAttachment extends TypedEmitter<SfuAttachmentEvents> {
         ? { preferredLayers: { spatialLayer: prefs.spatialLayer }, priority: prefs.priority }
         : {}),
     });
+  }
+
+  /** Our screen share's producer, if any. */
+  get screenProducer(): msc.Producer | undefined {
+    return [...this.#producers.values()].find((p) => p.appData.source === 'screen');
   }
 
   /** Closes one of our producers locally (the server closed it, or it was replaced). */
@@ -184,6 +193,7 @@ export class SfuAttachment extends TypedEmitter<SfuAttachmentEvents> {
       producerId: reply.producerId,
       consumerId: consumer.id,
       kind: reply.kind,
+      screen: info.appData?.source === 'screen',
       track: consumer.track,
       getStats: receiverStats(() => consumer.getStats(), this.#recvStats ?? (() => transport.getStats())),
     };

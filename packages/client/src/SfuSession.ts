@@ -1,4 +1,4 @@
-import type { Api } from '@trellis/protocol';
+import { Api } from '@trellis/protocol';
 import { Device, type types as msc } from 'mediasoup-client';
 import { silentLogger, type TrellisLogger } from './Logger';
 import { SfuAttachment } from './SfuAttachment';
@@ -25,6 +25,7 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
   /** Producers with a consume in flight on the current attachment. */
   readonly #consuming = new Set<string>();
   #localTracks: MediaStreamTrack[] = [];
+  #screenTrack: MediaStreamTrack | null = null;
   #attachment: SfuAttachment | undefined;
   #routerCapabilities: string | undefined;
   #started = false;
@@ -64,6 +65,7 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
     if (this.#started || this.#closed)
       throw new TrellisClientError('INVALID_STATE', 'SfuSession.start() runs once');
     this.#localTracks = [...options.localTracks];
+    this.#screenTrack = options.screenTrack ?? null;
     for (const producer of options.producers) this.#want(producer);
     await this.#attach(options.routerRtpCapabilities);
     this.#started = true;
@@ -135,6 +137,27 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
     if (!replaced && track) await this.#publishMissing(attachment);
   }
 
+  /**
+   * Starts, changes or stops (`null`) the screen share: its own producer, closed on the server too
+   * when sharing stops (the others' consumers close and their screen tile goes).
+   */
+  async setScreen(track: MediaStreamTrack | null): Promise<void> {
+    this.#screenTrack = track;
+    const attachment = this.#attachment;
+    if (!attachment || this.#closed) return;
+    const producer = attachment.screenProducer;
+    if (producer && track) {
+      await producer.replaceTrack({ track });
+      return;
+    }
+    if (producer) {
+      attachment.closeProducer(producer.id);
+      await this.#o.request(Api.CloseProducer, { roomId: this.#o.roomId, producerId: producer.id });
+      return;
+    }
+    if (track) await this.#publishMissing(attachment);
+  }
+
   /** Receive preferences for the consumer of `producerId` (see SfuAttachment). */
   setConsumerPreferences(
     consumerId: string,
@@ -172,7 +195,7 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
     attachment.on('consumer-closed', (remote) => this.safeEmit('consumer-closed', remote));
     attachment.on('transport-failed', (info) => this.safeEmit('transport-failed', info));
     try {
-      await attachment.createTransports(this.#localTracks.length > 0);
+      await attachment.createTransports(this.#localTracks.length > 0 || this.#screenTrack !== null);
       if (this.#closed) throw closedError();
       this.#attachment = attachment;
       this.#consuming.clear();
@@ -199,7 +222,9 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
   /** Publishes each local track the attachment does not carry yet. */
   async #publishMissing(attachment: SfuAttachment): Promise<void> {
     const published = new Set(attachment.publishedTracks);
-    const missing = this.#localTracks.filter(
+    const screen = this.#screenTrack;
+    const candidates = [...this.#localTracks, ...(screen ? [screen] : [])];
+    const missing = candidates.filter(
       (track) =>
         !published.has(track) &&
         track.readyState !== 'ended' &&
@@ -208,7 +233,7 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
     await Promise.all(
       missing.map(async (track) => {
         try {
-          await attachment.publish(track);
+          await attachment.publish(track, track === screen);
         } catch (error) {
           // Receiving still works without publishing (e.g. a grant without canPublish): report, go on.
           if (attachment.closed) return;

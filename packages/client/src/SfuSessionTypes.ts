@@ -24,11 +24,13 @@ export interface SfuStartOptions {
   routerRtpCapabilities: Api.RoomSnapshot['routerRtpCapabilities'] & object;
   /** Published as producers; never stopped by the session. */
   localTracks: MediaStreamTrack[];
+  /** A screen being shared: its own producer (appData.source `screen`, no simulcast). */
+  screenTrack?: MediaStreamTrack | null;
   /** The room's producers: those of other participants are consumed. */
   producers: Api.ProducerInfo[];
 }
 
-export type SfuRehomeOptions = Omit<SfuStartOptions, 'localTracks'>;
+export type SfuRehomeOptions = Omit<SfuStartOptions, 'localTracks' | 'screenTrack'>;
 
 /** A remote participant's track received through the SFU (one consumer). */
 export interface SfuRemoteTrack {
@@ -36,6 +38,8 @@ export interface SfuRemoteTrack {
   producerId: string;
   consumerId: string;
   kind: 'audio' | 'video';
+  /** The producer is a screen share (its appData.source). */
+  screen: boolean;
   track: MediaStreamTrack;
   getStats: StatsSource;
 }

@@ -4,6 +4,7 @@ import { callStats } from './callStats';
 import { followMode } from './followMode';
 import { LocalMedia } from './LocalMedia';
 import { consoleLogger, type TrellisLogger } from './Logger';
+import { listenToSignaling } from './listenToSignaling';
 import { MediaPaths } from './MediaPaths';
 import { PathReadiness } from './PathReadiness';
 import { ReceivePolicy, type VideoView } from './ReceivePolicy';
@@ -56,16 +57,7 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
     this.roomId = options.roomId;
     this.#logger = options.logger ?? consoleLogger();
     this.#room = new RoomState(options.roomId);
-    this.signaling =
-      options.signaling ??
-      new SignalingClient({
-        url: options.url,
-        token: options.token,
-        holdRequestsWhileReconnecting: true,
-        logger: this.#logger,
-        ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
-        ...(options.socketOptions ? { socketOptions: options.socketOptions } : {}),
-      });
+    this.signaling = options.signaling ?? callSignaling(options, this.#logger);
     this.#request = (def, payload) => this.signaling.request(def, payload);
     this.#local = new LocalMedia(options.localTracks ?? []);
     this.#selector = new RemoteTrackSelector(options.trackSelection);
@@ -74,7 +66,7 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
       this.safeEmit('remote-track', { ...exposed, ...(stream ? { stream } : {}) });
     });
     this.#selector.on('ended', (ended) => {
-      this.#streams.end(ended.participantId, ended.kind);
+      this.#streams.end(ended.participantId, ended.kind, ended.screen);
       this.safeEmit('remote-track-ended', ended);
     });
     this.#quality = new ConnectionQuality({ sources: () => this.#selector.exposedStats() });
@@ -85,6 +77,7 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
       request: this.#request,
       selector: this.#selector,
       localTracks: () => this.#publishableTracks(),
+      screenTrack: () => (this.#room.canPublish() ? this.#local.screen : null),
       ...(options.webrtc?.RTCPeerConnection ? { RTCPeerConnection: options.webrtc.RTCPeerConnection } : {}),
       ...(options.handlerFactory ? { handlerFactory: options.handlerFactory } : {}),
       ...(options.simulcast !== undefined ? { simulcast: options.simulcast } : {}),
@@ -153,10 +146,7 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
     return this.#quality.current;
   }
 
-  /**
-   * A remote participant's stream: the same object for the whole call, whichever path carries it
-   * (tracks are swapped inside it). Undefined where there is no MediaStream (bare Node).
-   */
+  /** A remote participant's stream: one object for the whole call, whichever path carries it. */
   remoteStream(participantId: string): MediaStream | undefined {
     return this.#streams.get(participantId);
   }
@@ -180,6 +170,23 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
   async replaceTrack(kind: MediaKind, track: MediaStreamTrack | null): Promise<void> {
     this.#local.replace(kind, track);
     if (this.#room.canPublish()) await this.#paths.replaceTrack(kind, track);
+  }
+
+  /** Shares a screen beside the camera (others: `remote-track` with `screen`, `remoteScreen(id)`). */
+  async startScreenShare(track: MediaStreamTrack): Promise<void> {
+    this.#local.screen = track;
+    if (this.#room.canPublish()) await this.#paths.replaceScreen(track);
+  }
+
+  /** Stops sharing: the others' screen tile goes. The track is the application's to stop. */
+  async stopScreenShare(): Promise<void> {
+    this.#local.screen = null;
+    await this.#paths.replaceScreen(null);
+  }
+
+  /** A remote participant's screen share stream (stable like `remoteStream`), empty when not sharing. */
+  remoteScreen(participantId: string): MediaStream | undefined {
+    return this.#streams.get(participantId, true);
   }
 
   /**
@@ -244,71 +251,20 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
   // --- signaling events -------------------------------------------------------------------------
 
   #listen(): void {
-    const room = this.#room;
-    const on = <N extends Api.ClientEventName>(
-      name: N,
-      handler: (payload: Api.ClientEventPayload<N>) => void,
-    ) => {
-      const listener = (payload: Api.ClientEventPayload<N>) => this.#dispatch(() => handler(payload));
-      (this.signaling.on as (event: N, l: typeof listener) => void)(name, listener);
-    };
-    on('participant-joined', ({ participant }) => {
-      const known = room.participants.has(participant.id);
-      room.participants.set(participant.id, participant);
-      if (!known) this.safeEmit('participant-joined', { participant });
+    listenToSignaling(this.signaling, (handler) => this.#dispatch(handler), {
+      room: this.#room,
+      paths: this.#paths,
+      readiness: this.#readiness,
+      policy: this.#policy,
+      logger: this.#logger,
+      emit: (event, ...args) => this.safeEmit(event, ...args),
+      state: () => this.#state,
+      removeParticipant: (id, reason) => this.#removeParticipant(id, reason),
+      applyMode: (event) => this.#applyMode(event),
+      emitError: (error) => this.#emitError(error),
+      shutdown: (reason) => this.#shutdown(reason),
+      resume: () => void this.#resume(),
     });
-    on('participant-left', ({ participantId, reason }) => this.#removeParticipant(participantId, reason));
-    on('participant-updated', ({ participant }) => {
-      if (!room.participants.has(participant.id)) return;
-      room.updateParticipant(participant);
-      this.safeEmit('participant-updated', { participant });
-    });
-    on('participant-connection', ({ participantId, connected }) => {
-      const known = room.participants.get(participantId);
-      if (known) room.participants.set(participantId, { ...known, connected });
-      this.safeEmit('participant-connection', { participantId, connected });
-    });
-    on('new-producer', ({ producer }) => {
-      room.addProducer(producer);
-      this.#paths.sfu?.addProducer(producer);
-      this.#readiness.check();
-    });
-    on('producer-closed', ({ producerId }) => {
-      room.removeProducer(producerId);
-      this.#paths.sfu?.removeProducer(producerId);
-    });
-    on('mode-changed', (event) => {
-      // Signaling nodes commit and emit independently: a change older than what we know is stale.
-      if (event.version <= room.version) {
-        this.#logger.debug('ignored a stale mode change', { version: event.version, known: room.version });
-        return;
-      }
-      room.version = event.version;
-      this.#applyMode(event);
-    });
-    on('active-speaker', (event) => {
-      if (this.#policy.setActiveSpeaker(event.participantId)) this.#paths.applyPreferences();
-      this.safeEmit('active-speaker', event);
-    });
-    on('signal', ({ from, signal }) => this.#paths.handleSignal(from, signal));
-    on('rehome', ({ reason }) => void this.#paths.rehome(reason));
-    on('session-replaced', () => {
-      this.#emitError(
-        new TrellisClientError('SESSION_REPLACED', 'another join with this identity took over'),
-      );
-      this.#shutdown('replaced');
-    });
-    this.signaling.on('disconnected', (reason, willReconnect) => {
-      if (this.#state === 'closed' || this.#state === 'new') return;
-      if (!willReconnect) {
-        this.#emitError(new TrellisClientError('DISCONNECTED', `signaling ended the connection (${reason})`));
-        this.#shutdown('disconnected');
-        return;
-      }
-      // Media keeps flowing on its own; only signaling is being restored.
-      this.safeEmit('reconnecting', { reason });
-    });
-    this.signaling.on('reconnected', () => void this.#resume());
   }
 
   #dispatch(handler: () => void): void {
@@ -443,4 +399,16 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
     this.safeEmit('closed', { reason });
     this.removeAllListeners();
   }
+}
+
+/** The SignalingClient of a call: requests wait while it reconnects, until the resume is applied. */
+function callSignaling(o: TrellisCallOptions, logger: TrellisLogger): SignalingClient {
+  return new SignalingClient({
+    url: o.url,
+    token: o.token,
+    holdRequestsWhileReconnecting: true,
+    logger,
+    ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+    ...(o.socketOptions ? { socketOptions: o.socketOptions } : {}),
+  });
 }

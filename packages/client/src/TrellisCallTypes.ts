@@ -83,7 +83,7 @@ export type TrellisCallEvents = {
   /** This participant's receive quality changed level (loss, RTT). */
   'connection-quality': [ConnectionQualityEvent];
   'remote-track': [RemoteTrackEvent];
-  'remote-track-ended': [{ participantId: string; kind: MediaKind }];
+  'remote-track-ended': [{ participantId: string; kind: MediaKind; screen: boolean }];
   /** This participant reported the migration's new path as delivering. */
   'path-ready': [PathReadyEvent];
   'active-speaker': [{ participantId: string; producerId: string }];
@@ -107,7 +107,7 @@ export interface TrellisCallStats {
   participantId: string | undefined;
   transitionId: string | undefined;
   /** Per remote participant and kind: the path whose track is exposed, and whether it flows. */
-  remotes: Record<string, Partial<Record<MediaKind, SlotStats>>>;
+  remotes: Record<string, Partial<Record<MediaKind | 'screen', SlotStats>>>;
   p2p: { remoteParticipantId: string; connectionState: RTCPeerConnectionState; offerer: boolean } | undefined;
   sfu: { started: boolean; nodeId: string | undefined; producers: number; consumers: number } | undefined;
 }

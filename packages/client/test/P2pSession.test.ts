@@ -133,4 +133,60 @@ describe('P2pSession (wrtc peers, in-memory relay)', { timeout: 60_000 }, () => 
     expect(session.closed).toBe(true);
     expect(media.video.track.readyState).toBe('live');
   });
+
+  it('replaceTrack switches the camera without renegotiation: the remote track shows the new source', async () => {
+    const { a, b, sent } = pair(cleanup);
+    await Promise.all([a.start(), b.start()]);
+    const bVideo = await waitFor(() => remoteTrack(b.remoteTracks, 'video'), { what: 'b remote video' });
+    const atB = countFrames(cleanup, bVideo.track);
+    await waitFor(() => atB.frames >= 10, { timeoutMs: MEDIA_TIMEOUT_MS, what: 'first camera' });
+    expect(atB.width).toBe(320);
+    const offers = sent.a.filter((s) => s.kind === 'description').length;
+    // A new "device": 640x360 instead of 320x180, on the same sender.
+    const other = localMedia(cleanup, { width: 640, height: 360 });
+    await a.replaceTrack('video', other.video.track as unknown as MediaStreamTrack);
+    await waitFor(() => atB.width === 640, { timeoutMs: MEDIA_TIMEOUT_MS, what: 'frames of the new camera' });
+    expect(remoteTrack(b.remoteTracks, 'video')?.track).toBe(bVideo.track);
+    expect(sent.a.filter((s) => s.kind === 'description').length).toBe(offers);
+    // The answerer can start sending a kind later too: its transceivers answered sendrecv.
+    const aVideo = await waitFor(() => remoteTrack(a.remoteTracks, 'video'), { what: 'a remote video' });
+    const atA = countFrames(cleanup, aVideo.track);
+    await b.replaceTrack('video', null);
+    await sleep(500);
+    const stopped = atA.frames;
+    await sleep(700);
+    expect(atA.frames - stopped).toBeLessThan(3);
+    await b.replaceTrack('video', other.video.track as unknown as MediaStreamTrack);
+    await waitFor(() => atA.frames > stopped + 10, { timeoutMs: MEDIA_TIMEOUT_MS, what: 'b sending again' });
+  });
+
+  it('a screen share rides the negotiated second video transceiver, beside the camera', async () => {
+    const { a, b, sent } = pair(cleanup);
+    await Promise.all([a.start(), b.start()]);
+    const camera = await waitFor(() => b.remoteTracks.find((t) => t.kind === 'video' && !t.screen), {
+      what: 'b camera track',
+    });
+    const screenAtB = await waitFor(() => b.remoteTracks.find((t) => t.screen), { what: 'b screen track' });
+    const atCamera = countFrames(cleanup, camera.track);
+    const atScreen = countFrames(cleanup, screenAtB.track);
+    await waitFor(() => atCamera.frames >= 10, { timeoutMs: MEDIA_TIMEOUT_MS, what: 'camera frames' });
+    expect(atScreen.frames).toBe(0);
+    const offers = sent.a.filter((s) => s.kind === 'description').length;
+    const screen = localMedia(cleanup, { width: 640, height: 360 });
+    await a.replaceScreen(screen.video.track as unknown as MediaStreamTrack);
+    await waitFor(() => atScreen.frames >= 10, { timeoutMs: MEDIA_TIMEOUT_MS, what: 'screen frames' });
+    expect(atScreen.width).toBe(640);
+    expect(atCamera.width).toBe(320);
+    expect(sent.a.filter((s) => s.kind === 'description').length).toBe(offers);
+    // The answerer shares too: its screen goes on the same transceiver pair the other way.
+    const screenAtA = await waitFor(() => a.remoteTracks.find((t) => t.screen), { what: 'a screen track' });
+    const atA = countFrames(cleanup, screenAtA.track);
+    await b.replaceScreen(screen.video.track as unknown as MediaStreamTrack);
+    await waitFor(() => atA.frames >= 10, { timeoutMs: MEDIA_TIMEOUT_MS, what: 'b screen frames at a' });
+    await a.replaceScreen(null);
+    await sleep(500);
+    const stopped = atScreen.frames;
+    await sleep(700);
+    expect(atScreen.frames - stopped).toBeLessThan(3);
+  });
 });

@@ -107,15 +107,13 @@ export class JobPublisher {
           [QueueName.calls, QueueName.metrics].map((queueName) => {
             const jobs = batch.filter((j) => queueOf(j.name) === queueName);
             if (jobs.length === 0) return undefined;
-            return this.#queues
-              .get(queueName)
-              ?.addBulk(
-                jobs.map((j) => ({
-                  name: j.name,
-                  data: j.data,
-                  opts: { jobId: jobIdOf(j.name, j.data.eventId) },
-                })),
-              );
+            return this.#queues.get(queueName)?.addBulk(
+              jobs.map((j) => ({
+                name: j.name,
+                data: j.data,
+                opts: { jobId: jobIdOf(j.name, j.data.eventId) },
+              })),
+            );
           }),
         );
         this.#backlog.splice(0, batch.length);

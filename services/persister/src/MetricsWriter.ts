@@ -38,30 +38,38 @@ export class MetricsWriter {
 
   async write(e: Jobs.MetricsSampleJob): Promise<number> {
     const callId = await this.#callAt(e.roomId, e.sampledAt);
-    const sampledAt = new Date(e.sampledAt);
-    const { count } = await this.#db.callMetrics.createMany({
-      data: e.rows.map((r) => ({
-        id: derivedId(e.eventId, r.source, r.sourceId),
-        callId,
-        participantId: r.participantId,
-        nodeId: e.nodeId,
-        source: r.source,
-        sourceId: r.sourceId,
-        kind: r.kind ?? null,
-        sampledAt,
-        intervalMs: e.intervalMs,
-        bitrateIn: r.bitrateIn,
-        bitrateOut: r.bitrateOut,
-        packetLoss: r.packetLoss,
-        jitterMs: r.jitterMs ?? null,
-        rttMs: r.rttMs ?? null,
-        framesDecoded: r.framesDecoded ?? null,
-        framesDropped: r.framesDropped ?? null,
-        spatialLayer: r.spatialLayer ?? null,
-        temporalLayer: r.temporalLayer ?? null,
-      })),
-      skipDuplicates: true,
-    });
+    const rows = e.rows;
+    const col = <T>(pick: (r: Jobs.MetricRow) => T) => rows.map(pick);
+    // One statement whatever the tick's size: each column travels as one array parameter and
+    // unnest() turns them back into rows. Measured in bench/persist: Prisma's createMany spends
+    // most of its time building and binding per-row parameters in JS (~1,800 rows/s on two cores);
+    // this runs at the speed of a hand-written multi-row INSERT.
+    const inserted = await this.#db.$executeRaw`
+      INSERT INTO call_metrics (id, call_id, participant_id, node_id, source, source_id, kind, sampled_at,
+        interval_ms, bitrate_in, bitrate_out, packet_loss, jitter_ms, rtt_ms, frames_decoded, frames_dropped,
+        spatial_layer, temporal_layer)
+      SELECT u.id, ${callId}, u.participant_id, ${e.nodeId}, u.source::"MetricSource", u.source_id, u.kind,
+        ${new Date(e.sampledAt)}::timestamptz, ${e.intervalMs}::int, u.bitrate_in, u.bitrate_out, u.packet_loss,
+        u.jitter_ms, u.rtt_ms, u.frames_decoded, u.frames_dropped, u.spatial_layer, u.temporal_layer
+      FROM unnest(
+        ${col((r) => derivedId(e.eventId, r.source, r.sourceId))}::text[],
+        ${col((r) => r.participantId)}::text[],
+        ${col((r) => r.source)}::text[],
+        ${col((r) => r.sourceId)}::text[],
+        ${col((r) => r.kind ?? null)}::text[],
+        ${col((r) => r.bitrateIn)}::float8[],
+        ${col((r) => r.bitrateOut)}::float8[],
+        ${col((r) => r.packetLoss)}::float8[],
+        ${col((r) => r.jitterMs ?? null)}::float8[],
+        ${col((r) => r.rttMs ?? null)}::float8[],
+        ${col((r) => r.framesDecoded ?? null)}::int[],
+        ${col((r) => r.framesDropped ?? null)}::int[],
+        ${col((r) => r.spatialLayer ?? null)}::int[],
+        ${col((r) => r.temporalLayer ?? null)}::int[]
+      ) AS u(id, participant_id, source, source_id, kind, bitrate_in, bitrate_out, packet_loss, jitter_ms,
+             rtt_ms, frames_decoded, frames_dropped, spatial_layer, temporal_layer)
+      ON CONFLICT (id) DO NOTHING`;
+    const count = Number(inserted);
     await this.#recordPlacement(callId, e);
     return count;
   }

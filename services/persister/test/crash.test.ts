@@ -84,6 +84,10 @@ describe('a persister killed mid-stream and restarted', () => {
     }
     expect(published).toBe(total);
     expect(first.running).toBe(false);
+    const [left] = await queryPostgres<{ n: number }>(url, 'SELECT count(*)::int AS n FROM call_metrics');
+    expect(left?.n, 'work was left for the restarted persister').toBeLessThan(
+      calls.reduce((n, c) => n + c.expected.metrics, 0),
+    );
     await spawnPersister(2);
     await drained(redis.url, PREFIX, 90_000);
 

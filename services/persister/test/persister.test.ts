@@ -107,6 +107,19 @@ describe('persister', () => {
       await Promise.all(raw.map((q) => q.close()));
       await drained(redis.url, prefix);
       expect(await callCounts(url, call.callId)).toEqual(counts);
+
+      // What Prometheus scrapes: jobs by queue and name, metric rows, the queues' depth.
+      const text = await persister.metrics.registry.metrics();
+      expect(text).toMatch(
+        /trellis_persister_jobs_processed_total\{[^}]*queue="trellis-calls"[^}]*job="participant.joined"[^}]*\} [1-9]/,
+      );
+      expect(text).toMatch(
+        new RegExp(`trellis_persister_metric_rows_total\\{[^}]*\\} ${call.expected.metrics}\\b`),
+      );
+      expect(text).toMatch(
+        /trellis_persister_queue_depth\{[^}]*queue="trellis-metrics"[^}]*state="waiting"[^}]*\} 0/,
+      );
+      expect(text).toMatch(/trellis_persister_queue_lag_seconds_count\{[^}]*queue="trellis-calls"/);
     } finally {
       await publisher.close();
       connection.disconnect();
@@ -194,6 +207,52 @@ describe('persister', () => {
     expect(tookMs).toBeLessThan(1000);
     await publisher.close(100);
     connection.disconnect();
+  });
+
+  it('finishes the jobs in flight on close before it stops', async () => {
+    const url = await migratedDatabase(pg.createDatabase, 'persister_graceful');
+    const prefix = 'graceful:';
+    // A slow receiver holds a delivery job active while the persister is told to stop.
+    let arrived = 0;
+    let answered = 0;
+    const slow = createServer((req, res) => {
+      arrived += 1;
+      req.resume();
+      setTimeout(() => {
+        answered += 1;
+        res.writeHead(204).end();
+      }, 1500);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const hook = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`;
+    const persister = await startPersister(redis.url, url, prefix, {
+      webhooks: { urls: [hook], secret: 'graceful-secret-123', timeoutMs: 5000, concurrency: 1 },
+    });
+    const connection = connect(redis.url);
+    const publisher = publisherFor(connection, prefix);
+    try {
+      const call = syntheticCall('room-graceful', 1, 0);
+      const started = call.jobs[0] as (typeof call.jobs)[number];
+      publisher.publish(started.name, started.data as never);
+      await publisher.flush();
+      await waitFor(() => arrived === 1, { timeoutMs: 10_000, what: 'a delivery in flight' });
+      await persister.close();
+      // close() returned only after the receiver answered, and the job completed rather than stalled.
+      expect(answered).toBe(1);
+      const queue = new Queue(QueueName.webhooks, { connection, prefix: queuePrefix(prefix) });
+      expect(await queue.getJobCounts('completed', 'active', 'failed', 'waiting')).toEqual({
+        completed: 1,
+        active: 0,
+        failed: 0,
+        waiting: 0,
+      });
+      await queue.close();
+    } finally {
+      await publisher.close();
+      connection.disconnect();
+      await persister.close();
+      await new Promise((resolve) => slow.close(resolve));
+    }
   });
 
   describe('webhooks', () => {

@@ -40,7 +40,9 @@ export function CallView(props: CallOptions) {
   const pages = Math.max(1, Math.ceil(ordered.length / PAGE_SIZE));
   const currentPage = Math.min(page, pages - 1);
   const visible = ordered.slice(currentPage * PAGE_SIZE, (currentPage + 1) * PAGE_SIZE);
-  const columns = Math.max(1, Math.ceil(Math.sqrt(visible.length)));
+  // Screen shares come first, on every page: they are what people look at.
+  const sharing = state.participants.filter((p) => state.screens.includes(p.id));
+  const columns = Math.max(1, Math.ceil(Math.sqrt(visible.length + sharing.length)));
 
   useEffect(() => {
     const element = grid.current;
@@ -97,6 +99,20 @@ export function CallView(props: CallOptions) {
         </p>
       ) : null}
       <div ref={grid} className="grid" data-testid="grid" style={{ '--columns': columns } as CSSProperties}>
+        {sharing.map((p) => (
+          <Tile
+            key={`${p.id}:screen`}
+            participantId={p.id}
+            name={p.name}
+            stream={call?.remoteScreen(p.id)}
+            local={false}
+            speaking={false}
+            audioMuted={false}
+            videoMuted={false}
+            connected={p.connected}
+            screen
+          />
+        ))}
         {visible.map((p) => (
           <Tile
             key={p.id}

@@ -12,9 +12,9 @@ export interface ControlsProps {
 }
 
 /**
- * Mute, camera, screen share, device switch and leave. Screen sharing and device switches replace
- * the outgoing video/audio track on the current path (and the other, mid-switch): receivers keep
- * their tracks and simply see new frames.
+ * Mute, camera, screen share, device switch and leave. A device switch replaces the outgoing track
+ * on the current path (and the other, mid-switch): receivers keep their tracks and see new frames.
+ * A screen share is a second video beside the camera.
  */
 export function Controls({ call, localStream, onLocalStream, onLeave }: ControlsProps) {
   const [muted, setMuted] = useState(call.muted);
@@ -32,12 +32,10 @@ export function Controls({ call, localStream, onLocalStream, onLeave }: Controls
     }
   };
 
-  const camera = () => localStream?.getVideoTracks()[0];
-
   const stopSharing = async (screen: MediaStreamTrack) => {
     screen.stop();
     setSharing(undefined);
-    await call.replaceTrack('video', camera() ?? null);
+    await call.stopScreenShare();
   };
 
   const share = async () => {
@@ -50,7 +48,7 @@ export function Controls({ call, localStream, onLocalStream, onLeave }: Controls
     if (!screen) return;
     screen.addEventListener('ended', () => void stopSharing(screen));
     setSharing(screen);
-    await call.replaceTrack('video', screen);
+    await call.startScreenShare(screen);
   };
 
   const switchDevice = async (kind: 'audio' | 'video', deviceId: string) => {
@@ -62,7 +60,7 @@ export function Controls({ call, localStream, onLocalStream, onLeave }: Controls
     const track = kind === 'video' ? fresh.getVideoTracks()[0] : fresh.getAudioTracks()[0];
     if (!track) return;
     const old = kind === 'video' ? localStream?.getVideoTracks()[0] : localStream?.getAudioTracks()[0];
-    if (kind === 'audio' || !sharing) await call.replaceTrack(kind, track);
+    await call.replaceTrack(kind, track);
     old?.stop();
     const other =
       kind === 'video' ? (localStream?.getAudioTracks() ?? []) : (localStream?.getVideoTracks() ?? []);

@@ -46,6 +46,12 @@ export function Lobby() {
     const query = new URLSearchParams({ name: name.trim() || 'Guest' });
     if (cameraId) query.set('camera', cameraId);
     if (microphoneId) query.set('microphone', microphoneId);
+    // Diagnostics options given to the lobby carry over to the call page.
+    const own = new URLSearchParams(window.location.search);
+    for (const key of ['debug', 'height']) {
+      const value = own.get(key);
+      if (value) query.set(key, value);
+    }
     router.push(`/call/${encodeURIComponent(room)}?${query}`);
   };
 

@@ -11,6 +11,8 @@ export interface TileProps {
   audioMuted: boolean;
   videoMuted: boolean;
   connected: boolean;
+  /** A screen share rather than the participant's camera. */
+  screen?: boolean;
 }
 
 /**
@@ -26,20 +28,28 @@ export function Tile(props: TileProps) {
   }, [props.stream]);
   return (
     <figure
-      className={`tile${props.speaking ? ' speaking' : ''}`}
+      className={`tile${props.speaking ? ' speaking' : ''}${props.screen ? ' screen' : ''}`}
       data-testid="tile"
       data-participant={props.participantId}
       data-speaking={props.speaking ? 'true' : 'false'}
       data-audio-muted={props.audioMuted ? 'true' : 'false'}
       data-video-muted={props.videoMuted ? 'true' : 'false'}
       data-local={props.local ? 'true' : 'false'}
+      data-screen={props.screen ? 'true' : 'false'}
     >
-      <video ref={video} autoPlay playsInline muted={props.local} className={props.videoMuted ? 'off' : ''} />
-      {props.videoMuted ? <div className="avatar">{initials(props.name)}</div> : null}
+      <video
+        ref={video}
+        autoPlay
+        playsInline
+        muted={props.local || props.screen}
+        className={props.videoMuted && !props.screen ? 'off' : ''}
+      />
+      {props.videoMuted && !props.screen ? <div className="avatar">{initials(props.name)}</div> : null}
       <figcaption>
         <span className="name">
           {props.name}
           {props.local ? ' (you)' : ''}
+          {props.screen ? ' — screen' : ''}
         </span>
         {props.audioMuted ? (
           <span className="badge muted" title="Microphone muted" data-testid="muted-badge">

@@ -22,6 +22,8 @@ export interface CallSnapshot {
   participants: Api.ParticipantInfo[];
   mode: Api.CallMode;
   activeSpeaker: string | undefined;
+  /** Remote participants whose screen share is showing. */
+  screens: string[];
   quality: ConnectionQualityEvent | undefined;
   status: 'starting' | 'joined' | 'reconnecting' | 'closed';
   error: string | undefined;
@@ -38,6 +40,7 @@ export function useCall(options: CallOptions): CallSnapshot & { setLocalStream: 
   const [error, setError] = useState<string>();
   const [quality, setQuality] = useState<ConnectionQualityEvent>();
   const [activeSpeaker, setActiveSpeaker] = useState<string>();
+  const [screens, setScreens] = useState<string[]>([]);
   // The call object holds the truth (participants, mode); events only ask React to re-read it.
   const [, rerender] = useReducer((n: number) => n + 1, 0);
   const optionsRef = useRef(options);
@@ -87,6 +90,13 @@ export function useCall(options: CallOptions): CallSnapshot & { setLocalStream: 
         trellis.on(event, rerender);
       }
       trellis.on('active-speaker', (e) => setActiveSpeaker(e.participantId));
+      trellis.on('remote-track', (e) => {
+        if (e.screen) setScreens((s) => (s.includes(e.participantId) ? s : [...s, e.participantId]));
+      });
+      trellis.on('remote-track-ended', (e) => {
+        if (e.screen) setScreens((s) => s.filter((id) => id !== e.participantId));
+      });
+      trellis.on('participant-left', (e) => setScreens((s) => s.filter((id) => id !== e.participantId)));
       trellis.on('connection-quality', setQuality);
       trellis.on('reconnecting', () => setStatus('reconnecting'));
       trellis.on('reconnected', () => setStatus('joined'));
@@ -118,6 +128,7 @@ export function useCall(options: CallOptions): CallSnapshot & { setLocalStream: 
     participants: call?.participants ?? [],
     mode: call?.mode ?? 'idle',
     activeSpeaker,
+    screens,
     quality,
     status,
     error,

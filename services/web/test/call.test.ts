@@ -11,7 +11,17 @@ import {
   startStack,
   uid,
 } from '../../signaling/test/support/stack';
-import { joinCall, launchChromium, participantIdOf, type TestBrowser, waitForMode } from './support/browser';
+import {
+  joinCall,
+  joinViaLobby,
+  launchChromium,
+  participantIdOf,
+  screenTileWidth,
+  startCanvasShare,
+  stopCanvasShare,
+  type TestBrowser,
+  waitForMode,
+} from './support/browser';
 import { frameSummary, installFrameMonitor, pageNow, waitForFramesOn } from './support/frameMonitor';
 import { buildWebApp, freePort, startWebApp, type WebApp, webDir } from './support/webApp';
 
@@ -117,7 +127,9 @@ describe('the web app in headless Chromium: P2P ↔ SFU without a visible switch
   const ids = { alice: '', bob: '', carol: '' };
 
   it('two pages talk peer to peer: a direct candidate pair, no SFU transport, frames both ways', async () => {
-    alice = await joinCall(chromium.browser, web.url, roomId, 'Alice');
+    // Alice comes through the lobby (preview, device choice); the others open the call page directly.
+    alice = await joinViaLobby(chromium.browser, web.url, roomId, 'Alice');
+    expect(new URL(alice.url()).searchParams.get('camera')).toBeTruthy();
     pages.push(alice);
     bob = await joinCall(chromium.browser, web.url, roomId, 'Bob');
     pages.push(bob);
@@ -142,6 +154,13 @@ describe('the web app in headless Chromium: P2P ↔ SFU without a visible switch
     }
     expect(await sfuTransports(metricsPort)).toBe(0);
     expect(await alice.getByTestId('mode').textContent()).toBe('Peer to peer');
+
+    // A screen share on P2P: a second tile on the other page, beside the camera, until it stops.
+    await startCanvasShare(bob);
+    await expect.poll(() => screenTileWidth(alice, ids.bob), { timeout: 20_000 }).toBe(640);
+    expect(await alice.getByTestId('tile').count()).toBe(3);
+    await stopCanvasShare(bob);
+    await expect.poll(() => alice.locator('[data-screen=true]').count(), { timeout: 10_000 }).toBe(0);
   }, 120_000);
 
   it('a third page moves all three to the SFU; every page decodes every other; gaps stay under 1 s', async () => {
@@ -168,6 +187,16 @@ describe('the web app in headless Chromium: P2P ↔ SFU without a visible switch
     }
     expect(await sfuTransports(metricsPort)).toBe(6);
     expect(await alice.getByTestId('tile').count()).toBe(3);
+
+    // A screen share on the SFU: its own producer, a tile on both other pages, gone when it stops.
+    await startCanvasShare(carol);
+    for (const page of [alice, bob]) {
+      await expect.poll(() => screenTileWidth(page, ids.carol), { timeout: 20_000 }).toBe(640);
+    }
+    await stopCanvasShare(carol);
+    for (const page of [alice, bob]) {
+      await expect.poll(() => page.locator('[data-screen=true]').count(), { timeout: 10_000 }).toBe(0);
+    }
   }, 150_000);
 
   it('the third leaves: back to P2P after the hysteresis, again without a gap over 1 s', async () => {

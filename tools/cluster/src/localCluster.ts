@@ -24,6 +24,8 @@ export interface LocalClusterOptions {
   signalingMetricsPort?: number;
   /** The web app (Next.js, built first if its sources changed) on this port; 0 or absent: none. */
   webPort?: number;
+  /** Run the persister (BullMQ → PostgreSQL) with its metrics on this port; absent: no persister. */
+  persisterMetricsPort?: number;
   progress: Progress;
   /** Copy the services' log lines to the terminal. */
   echoLogs?: boolean;
@@ -82,6 +84,26 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Runn
     parts.push({ name: 'postgres', endpoint: databaseUrl, stop: () => postgres.stop() });
 
     const env = { REDIS_URL: redis.url, DATABASE_URL: databaseUrl };
+    // The offline migrator (what `prisma migrate deploy` does): applies only what is new.
+    await timed(progress, 'database migrations', () => migrate(databaseUrl));
+    if (opts.persisterMetricsPort !== undefined) {
+      const metricsPort = opts.persisterMetricsPort;
+      const persister = await timed(progress, 'persister (BullMQ → PostgreSQL)', () =>
+        startService({
+          name: 'persister',
+          entry: 'services/persister/src/main.ts',
+          ready: /"msg":"persister serving"/,
+          echo: opts.echoLogs ?? false,
+          env: { ...env, NODE_ID: 'persister-1', METRICS_PORT: String(metricsPort) },
+        }),
+      );
+      parts.push({
+        name: 'persister',
+        endpoint: `call history into ${databaseUrl}, metrics http://127.0.0.1:${metricsPort}/metrics`,
+        // SIGTERM: the jobs in flight finish first.
+        stop: () => persister.stop('SIGTERM'),
+      });
+    }
     for (let i = 0; i < opts.sfuNodes; i++) {
       const nodeId = `sfu-${i + 1}`;
       const rtcPort = opts.sfuRtcPort + 100 * i;
@@ -158,7 +180,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Runn
 async function startWebApp(opts: LocalClusterOptions, signalingUrls: string[]): Promise<ManagedProcess> {
   const { progress } = opts;
   const { buildWebApp, nextBin, webDir } = await import('../../../services/web/scripts/buildOnce');
-  await timed(progress, 'building the web app (next build, skipped when unchanged)', () =>
+  await timed(progress, 'web app build (next build, skipped when its sources are unchanged)', () =>
     buildWebApp((line) => {
       if (/Compil|Generating static pages \(\d+\/\d+\)$|Finalizing|error/i.test(line))
         progress.step(`  ${line.trim()}`);
@@ -214,6 +236,17 @@ async function timed<T>(progress: Progress, what: string, start: () => Promise<T
   const result = await start();
   progress.done(`${what} ready in ${Date.now() - began} ms`);
   return result;
+}
+
+/** Runs packages/db's migrator in a child process; fails with its output if a migration fails. */
+async function migrate(databaseUrl: string): Promise<void> {
+  const proc = spawnProcess(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'packages/db/src/migrate.ts'), 'deploy'],
+    { name: 'migrate', env: { ...process.env, DATABASE_URL: databaseUrl } },
+  );
+  const { code } = await proc.exited;
+  if (code !== 0) throw new Error(`database migrations failed (exit ${code}):\n${proc.output.slice(-2000)}`);
 }
 
 /** Creates the application database on the first run only: its data is kept between runs. */

@@ -15,6 +15,7 @@ const { values } = parseArgs({
     'signaling-nodes': { type: 'string', default: '2' },
     'signaling-port': { type: 'string', default: '3000' },
     'signaling-metrics-port': { type: 'string', default: '9475' },
+    'persister-metrics-port': { type: 'string', default: '9485' },
     /** The web app; 0 leaves it out. */
     'web-port': { type: 'string', default: process.env.TRELLIS_WEB_PORT ?? '3100' },
     quiet: { type: 'boolean', default: false },
@@ -32,6 +33,7 @@ const cluster = await startLocalCluster({
   signalingNodes: Number(values['signaling-nodes']),
   signalingPort: Number(values['signaling-port']),
   signalingMetricsPort: Number(values['signaling-metrics-port']),
+  persisterMetricsPort: Number(values['persister-metrics-port']),
   webPort: Number(values['web-port']),
   echoLogs: !values.quiet,
   progress,

@@ -106,11 +106,13 @@ describe('the local cluster behind ./trellis run', () => {
         String(signalingPort),
         '--signaling-metrics-port',
         String(await getPort()),
+        '--persister-metrics-port',
+        String(await getPort()),
         '--quiet',
       ],
       { name: 'trellis-run' },
     );
-    await cli.waitForOutput(/Ctrl-C stops everything/, 30_000);
+    await cli.waitForOutput(/Ctrl-C stops everything/, 60_000);
     expect(cli.output).toContain(`redis://127.0.0.1:${redisPort}`);
     expect(cli.output).toContain(`postgresql://postgres@127.0.0.1:${postgresPort}/trellis`);
     expect(cli.output).toContain(`sfu-2`);
@@ -128,8 +130,16 @@ describe('the local cluster behind ./trellis run', () => {
       paths: object;
     };
     expect(Object.keys(openapi.paths)).toContain('/v1/rooms/{roomId}/participants');
+    // The migrations were applied and the persister runs against them.
+    expect(cli.output).toMatch(/persister +call history into/);
+    const tables = await queryPostgres<{ t: string }>(
+      `postgresql://postgres@127.0.0.1:${postgresPort}/trellis`,
+      `SELECT to_regclass('public.call_session')::text AS t`,
+    );
+    expect(tables).toEqual([{ t: 'call_session' }]);
     await cli.stop('SIGINT');
     expect((await cli.exited).code).toBe(0);
+    expect(cli.output).toContain('persister stopped');
     expect(cli.output).toContain('postgres stopped');
     expect(cli.output).toContain('sfu-1 stopped');
     expect(cli.output).toContain('signaling-1 stopped');
@@ -138,5 +148,5 @@ describe('the local cluster behind ./trellis run', () => {
     await expect(
       queryPostgres(`postgresql://postgres@127.0.0.1:${postgresPort}/trellis`, 'SELECT 1'),
     ).rejects.toThrow();
-  }, 60_000);
+  }, 90_000);
 });

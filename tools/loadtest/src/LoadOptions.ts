@@ -36,6 +36,11 @@ export const LoadOptions = z
     workers: z.number().int().min(1).max(64).default(1),
     publishVideo: z.boolean().default(true),
     publishAudio: z.boolean().default(true),
+    /**
+     * Participants per call whose audio is speech (the first to join); the others' microphones send
+     * silence as Opus DTX, as most of a large call does.
+     */
+    speakers: z.number().int().min(0).max(50).default(2),
     /** all | none | N (the first N other publishers) | last-N (a grid of N video tiles, all audio) */
     subscribe: z
       .string()

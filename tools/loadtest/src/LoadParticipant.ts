@@ -1,9 +1,10 @@
 import { Api } from '@trellis/protocol';
+import { LoadError } from './LoadError';
 import type { ParticipantResult, ParticipantSpec, SubscriptionResult } from './LoadParticipantTypes';
 import type { MediaClip } from './media/MediaClip';
 import type { Subscription } from './media/RtpSubscriber';
 import { SfuPath } from './SfuPath';
-import { LoadError, SignalingConnection } from './SignalingConnection';
+import { SignalingConnection } from './SignalingConnection';
 
 const SFU_MODES = new Set<Api.CallMode>(['migrating_to_sfu', 'sfu', 'migrating_to_p2p']);
 const READY_POLL_MS = 200;
@@ -127,6 +128,7 @@ export class LoadParticipant {
           routerRtpCapabilities: this.#routerCaps,
           publishVideo: this.#spec.publishVideo,
           publishAudio: this.#spec.publishAudio,
+          speaking: this.#spec.speaking,
           videoLayer: this.#spec.videoLayer,
         });
         this.#path = path;

@@ -19,6 +19,8 @@ export interface ParticipantSpec {
   callIndex: number;
   publishVideo: boolean;
   publishAudio: boolean;
+  /** Sends speech; otherwise its microphone sends silence as Opus DTX (a frame per 400 ms). */
+  speaking: boolean;
   subscribe: SubscribePolicy;
   videoLayer: number;
 }

@@ -7,7 +7,7 @@ import { LoadOptions, type LoadOptionsInput, subscribePolicy } from './LoadOptio
 import type { ParticipantResult, ParticipantSpec } from './LoadParticipantTypes';
 import { loadMediaClip } from './media/MediaClip';
 import { buildReport, type LoadReport } from './report';
-import { FromWorker, type Progress, type ToWorker } from './workerMessages';
+import { FromWorker, type Progress, type ToWorker, type WorkerHealth } from './workerMessages';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 const WORKER_READY_MS = 30_000;
@@ -59,6 +59,7 @@ export async function runLoad(input: LoadOptionsInput, hooks: LoadRunHooks = {})
   const workers = await Promise.all(shares.map(() => startWorker()));
   const progress = new Map<ChildProcess, Progress>();
   const results: ParticipantResult[] = [];
+  const health: WorkerHealth[] = [];
   const reportedResults = workers.map((w) => workerPhase(w, (m) => m.type === 'results'));
   const exited = workers.map((w) => workerPhase(w, () => false));
   for (const w of workers) {
@@ -66,7 +67,10 @@ export async function runLoad(input: LoadOptionsInput, hooks: LoadRunHooks = {})
       const m = FromWorker.safeParse(raw);
       if (!m.success) return;
       if (m.data.type === 'progress') progress.set(w, m.data.progress);
-      if (m.data.type === 'results') results.push(...m.data.results);
+      if (m.data.type === 'results') {
+        results.push(...m.data.results);
+        health.push(m.data.health);
+      }
       if (m.data.type === 'fatal') log(`worker ${w.pid}: ${m.data.message}`);
     });
   }
@@ -119,7 +123,7 @@ export async function runLoad(input: LoadOptionsInput, hooks: LoadRunHooks = {})
       if (!reported.has(spec.identity)) results.push(lostResult(spec));
     }
   }
-  const report = buildReport(o, results, attempted, elapsedSeconds);
+  const report = buildReport(o, results, attempted, elapsedSeconds, health);
   return { ...report, participants: results };
 }
 
@@ -133,10 +137,14 @@ async function plan(o: LoadOptions): Promise<ParticipantSpec[]> {
   };
   if (o.tokens) {
     const rooms = new Map<string, number>();
+    const perRoom = new Map<string, number>();
     const specs = o.tokens.map((token) => {
       const claims = Api.TokenClaims.parse(decodeJwt(token));
       if (!rooms.has(claims.trellis.room)) rooms.set(claims.trellis.room, rooms.size);
+      const index = perRoom.get(claims.trellis.room) ?? 0;
+      perRoom.set(claims.trellis.room, index + 1);
       return {
+        speaking: index < o.speakers,
         ...common,
         token,
         roomId: claims.trellis.room,
@@ -166,7 +174,7 @@ async function plan(o: LoadOptions): Promise<ParticipantSpec[]> {
         .setIssuedAt()
         .setExpirationTime(`${ttl}s`)
         .sign(secret);
-      specs.push({ ...common, token, roomId, identity, callIndex: c });
+      specs.push({ ...common, token, roomId, identity, callIndex: c, speaking: p < o.speakers });
     }
   }
   return specs;

@@ -1,4 +1,5 @@
 import { Api } from '@trellis/protocol';
+import { LoadError } from './LoadError';
 import type { MediaClip } from './media/MediaClip';
 import { RtpPublisher } from './media/RtpPublisher';
 import { RtpSubscriber, type Subscription } from './media/RtpSubscriber';
@@ -14,6 +15,8 @@ export interface SfuPathOptions {
   routerRtpCapabilities: RtpCapabilities;
   publishVideo: boolean;
   publishAudio: boolean;
+  /** Audio with speech; otherwise silence sent as Opus DTX. */
+  speaking: boolean;
   /** Simulcast layer asked for on every video consumer (0 = 320x180 … 2 = 1280x720). */
   videoLayer: number;
 }
@@ -62,6 +65,7 @@ export class SfuPath {
     const publisher = new RtpPublisher(send.dtls, this.#o.clip, {
       video: this.#o.publishVideo,
       audio: this.#o.publishAudio,
+      speaking: this.#o.speaking,
     });
     this.publisher = publisher;
     for (const [kind, rtpParameters] of [
@@ -105,7 +109,8 @@ export class SfuPath {
       ...(producer.kind === 'video' ? { preferredLayers: { spatialLayer: this.#o.videoLayer } } : {}),
     });
     const ssrc = reply.rtpParameters.encodings?.[0]?.ssrc;
-    if (ssrc === undefined) throw new Error(`consumer ${reply.consumerId} announced no SSRC`);
+    if (ssrc === undefined)
+      throw new LoadError('BAD_REPLY', `consumer ${reply.consumerId} announced no SSRC`);
     const sub = subscriber.add(
       { consumerId: reply.consumerId, producerId: producer.id, publisherId: producer.participantId },
       reply.kind,

@@ -46,6 +46,12 @@ const program = new Command('trellis load')
     'all',
   )
   .option('--video-layer <n>', 'simulcast layer subscribed: 0=320x180, 1=640x360, 2=1280x720', int, 0)
+  .option(
+    '--speakers <n>',
+    'participants per call whose audio is speech; the others send Opus DTX silence',
+    int,
+    2,
+  )
   .option('--no-video', 'publish no video')
   .option('--no-audio', 'publish no audio')
   .option('--room-prefix <prefix>', 'room names are <prefix>-c<i>')
@@ -86,6 +92,7 @@ async function main(): Promise<void> {
       videoLayer: f.videoLayer,
       publishVideo: f.video,
       publishAudio: f.audio,
+      speakers: f.speakers,
       graceSeconds: f.grace,
       ...(f.roomPrefix ? { roomPrefix: f.roomPrefix } : {}),
     },

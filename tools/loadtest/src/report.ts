@@ -1,6 +1,7 @@
 import { cpus, loadavg } from 'node:os';
 import type { LoadOptions } from './LoadOptions';
 import type { ParticipantResult } from './LoadParticipantTypes';
+import type { WorkerHealth } from './workerMessages';
 
 export interface Percentiles {
   samples: number;
@@ -25,6 +26,7 @@ export interface LoadReport {
   joinRate: number;
   subscribe: string;
   videoLayer: number;
+  speakers: number;
   joins: { attempted: number; succeeded: number; failed: number };
   joinMs: Percentiles;
   joinToFirstFrameMs: Percentiles;
@@ -62,6 +64,13 @@ export interface LoadReport {
     freezes: number;
     bitrateKbps: number;
   }>;
+  /** The load generator's own state: if it was starved, loss and freezes may be its own. */
+  loadGenerator: {
+    workers: number;
+    cpuCores: number;
+    eventLoopDelayP99Ms: number;
+    eventLoopDelayMaxMs: number;
+  };
   machine: { cpus: number; loadAverage: number[] };
   participants?: ParticipantResult[];
 }
@@ -82,6 +91,7 @@ export function buildReport(
   results: ParticipantResult[],
   attempted: number,
   elapsedSeconds: number,
+  health: WorkerHealth[] = [],
 ): LoadReport {
   const joined = results.filter((r) => r.joined);
   const subs = results.flatMap((r) => r.subscriptions);
@@ -103,6 +113,7 @@ export function buildReport(
     joinRate: o.joinRate,
     subscribe: o.subscribe,
     videoLayer: o.videoLayer,
+    speakers: o.speakers,
     joins: { attempted, succeeded: joined.length, failed: attempted - joined.length },
     joinMs: percentiles(joined.flatMap((r) => (r.joinMs === undefined ? [] : [r.joinMs]))),
     joinToFirstFrameMs: percentiles(
@@ -154,6 +165,13 @@ export function buildReport(
         bitrateKbps: Math.round((sum((s) => s.bytes, callSubs) * 8) / 1000 / sfuSeconds),
       };
     }),
+    loadGenerator: {
+      workers: health.length,
+      cpuCores:
+        Math.round((health.reduce((n, h) => n + h.cpuSeconds, 0) / Math.max(1, elapsedSeconds)) * 100) / 100,
+      eventLoopDelayP99Ms: Math.max(0, ...health.map((h) => h.eventLoopDelayP99Ms)),
+      eventLoopDelayMaxMs: Math.max(0, ...health.map((h) => h.eventLoopDelayMaxMs)),
+    },
     machine: { cpus: cpus().length, loadAverage: loadavg().map((l) => Math.round(l * 100) / 100) },
   };
 }
@@ -226,6 +244,7 @@ export function summaryText(r: LoadReport): string {
     `  subscriptions  ${r.subscriptions.withMedia}/${r.subscriptions.expected} delivering media`,
     `  transitions    ${r.transitionsSeen} seen, ${r.pathReadyReported} path-ready reports, ${r.rehomes} rehomes`,
     `  errors         ${errors} (${r.rateLimitedRetries} rate-limited requests retried)`,
+    `  load generator ${r.loadGenerator.workers} worker(s), ${r.loadGenerator.cpuCores} cores, event loop delay p99 ${r.loadGenerator.eventLoopDelayP99Ms} ms (max ${r.loadGenerator.eventLoopDelayMaxMs} ms)`,
     `  machine        ${r.machine.cpus} cpus, load average ${r.machine.loadAverage.join(' ')}`,
   ].join('\n');
 }

@@ -1,5 +1,6 @@
 // A worker process of `trellis load`: runs its share of participants and reports to the coordinator
 // over IPC. Spawned by LoadRun; never run by hand.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LoadParticipant } from './LoadParticipant';
 import { loadMediaClip } from './media/MediaClip';
 import { type FromWorker, type Progress, ToWorker } from './workerMessages';
@@ -8,6 +9,12 @@ import { type FromWorker, type Progress, ToWorker } from './workerMessages';
 const DRAIN_MS = 1_500;
 /** Without a `leave` from the coordinator this long after reporting, leave anyway. */
 const LEAVE_FALLBACK_MS = 30_000;
+
+// Event-loop delay: how late this process ran its timers and socket callbacks (frame arrival times
+// are taken on this loop, so a starved worker sees freezes the SFU did not cause).
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+const cpuAtStart = process.cpuUsage();
 
 const send = (message: FromWorker) => {
   if (process.connected) process.send?.(message);
@@ -42,7 +49,17 @@ function quiesce(): Promise<void> {
     for (const p of participants) p.quiesce();
     await new Promise((r) => setTimeout(r, DRAIN_MS));
     clearInterval(ticker);
-    send({ type: 'results', results: participants.map((p) => p.result()) });
+    loopDelay.disable();
+    const cpu = process.cpuUsage(cpuAtStart);
+    send({
+      type: 'results',
+      results: participants.map((p) => p.result()),
+      health: {
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+        eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
+        eventLoopDelayMaxMs: Math.round(loopDelay.max / 1e6),
+      },
+    });
     setTimeout(() => void leave(), LEAVE_FALLBACK_MS).unref();
   })();
   return quiescing;

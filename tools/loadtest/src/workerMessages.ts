@@ -10,6 +10,7 @@ const Spec = z.object({
   callIndex: z.number().int(),
   publishVideo: z.boolean(),
   publishAudio: z.boolean(),
+  speaking: z.boolean(),
   subscribe: z.discriminatedUnion('mode', [
     z.object({ mode: z.literal('all') }),
     z.object({ mode: z.literal('none') }),
@@ -43,12 +44,21 @@ export const Progress = z.object({
 });
 export type Progress = z.infer<typeof Progress>;
 
+/** How the worker process itself fared: a starved load generator reports loss and freezes of its own. */
+export const WorkerHealth = z.object({
+  cpuSeconds: z.number(),
+  eventLoopDelayP99Ms: z.number(),
+  eventLoopDelayMaxMs: z.number(),
+});
+export type WorkerHealth = z.infer<typeof WorkerHealth>;
+
 export const FromWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   z.object({ type: z.literal('progress'), progress: Progress }),
   // Results are built by our own worker code; their shape is ParticipantResult.
   z.object({
     type: z.literal('results'),
+    health: WorkerHealth,
     results: z.array(z.custom<ParticipantResult>((v) => typeof v === 'object')),
   }),
   z.object({ type: z.literal('left') }),

@@ -10,7 +10,7 @@ import {
 } from '../../../services/signaling/test/support/stack';
 import type { ParticipantResult } from '../src/LoadParticipantTypes';
 import { runLoad } from '../src/LoadRun';
-import { type PeerStats, packetCount, SfuStatsReader } from './support/sfuStats';
+import { type PeerStats, SfuStatsReader, sumOf } from './support/sfuStats';
 
 const CALLS = 2;
 const PARTICIPANTS = 5;
@@ -83,30 +83,29 @@ describe('trellis load against a local cluster (signaling + 2 sfu nodes)', () =>
       const stats = seen.get(p.identity);
       expect(stats, `SFU stats of ${p.identity}`).toBeDefined();
       if (!stats) continue;
-      // What the SFU received from this publisher = what it sent (no loss on loopback; NACKed
-      // retransmissions are counted separately by both sides).
+      // What this publisher sent (its retransmissions included) = what the SFU received plus what
+      // it found missing; a simulcast producer has one stream per layer.
       const video = stats.producers.filter((x) => x.kind === 'video');
       const audio = stats.producers.filter((x) => x.kind === 'audio');
-      expect(
-        video
-          .map((x) => x.id)
-          .concat(audio.map((x) => x.id))
-          .sort(),
-      ).toEqual([...p.producerIds].sort());
-      const sfuVideoIn = video.reduce((n, x) => n + packetCount(x.stats, 'inbound-rtp'), 0);
-      const sfuAudioIn = audio.reduce((n, x) => n + packetCount(x.stats, 'inbound-rtp'), 0);
-      expectClose(sfuVideoIn, p.sent.videoPackets, `${p.identity} video packets SFU received vs sent`);
-      expectClose(sfuAudioIn, p.sent.audioPackets, `${p.identity} audio packets SFU received vs sent`);
-      // Per consumer: what the SFU sent this subscriber = what the load tester counted arriving.
+      expect([...video, ...audio].map((x) => x.id).sort()).toEqual([...p.producerIds].sort());
+      const sfuIn = (list: typeof video) =>
+        list.reduce(
+          (n, x) =>
+            n + sumOf(x.stats, 'inbound-rtp', 'packetCount') + sumOf(x.stats, 'inbound-rtp', 'packetsLost'),
+          0,
+        );
+      expectClose(sfuIn(video), p.sent.videoPackets, `${p.identity} video: SFU received + lost vs sent`);
+      expectClose(sfuIn(audio), p.sent.audioPackets, `${p.identity} audio: SFU received + lost vs sent`);
+      // Per consumer: the packets the SFU sent this subscriber = the sequence numbers the load
+      // tester saw go by (received, or counted lost).
       for (const s of p.subscriptions) {
         const consumer = stats.consumers.find((c) => c.id === s.consumerId);
         expect(consumer, `${p.identity} consumer ${s.consumerId}`).toBeDefined();
         if (!consumer) continue;
-        expectClose(
-          s.packets,
-          packetCount(consumer.stats, 'outbound-rtp'),
-          `${p.identity} ← ${s.publisherId} ${s.kind}`,
-        );
+        const sfuSent = sumOf(consumer.stats, 'outbound-rtp', 'packetCount');
+        const what = `${p.identity} ← ${s.publisherId} ${s.kind}`;
+        expectClose(s.expected, sfuSent, `${what}: sequence numbers seen vs SFU sent`);
+        expect(s.expected - s.lost, what).toBeLessThanOrEqual(sfuSent);
       }
     }
     // The JSON totals are the sums of what was checked above.

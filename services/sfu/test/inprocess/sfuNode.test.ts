@@ -32,6 +32,7 @@ describe('SfuNode served over the bus (in process)', () => {
   let nodeBus: RedisBus;
   let client: RedisBus;
   let node: SfuNode;
+  const sfuMetrics = createMetricsRegistry({ service: 'sfu', nodeId: 'sfu-inproc' });
   const events: Array<{ type: string; payload: Record<string, unknown> }> = [];
 
   beforeAll(async () => {
@@ -59,7 +60,7 @@ describe('SfuNode served over the bus (in process)', () => {
       config,
       bus: nodeBus,
       logger,
-      metrics: createMetricsRegistry({ service: 'sfu', nodeId: 'sfu-inproc' }),
+      metrics: sfuMetrics,
     });
     await node.start();
     const source = client.consumeEvents('inproc-test');
@@ -145,6 +146,16 @@ describe('SfuNode served over the bus (in process)', () => {
     const stats = await call(GetPeerStats, { roomId, peerId: 'sub' });
     expect(stats.consumers[0]).toMatchObject({ producerId, paused: false });
     expect(stats.consumers[0]!.stats.length).toBeGreaterThan(0);
+    // The scrape reads the same stats: media in and out, one inbound and one outbound stream.
+    const scraped = await sfuMetrics.registry.getMetricsAsJSON();
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      scraped
+        .find((m) => m.name === name)
+        ?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
+    expect(value('trellis_sfu_bitrate_bps', { direction: 'in' })).toBeGreaterThan(0);
+    expect(value('trellis_sfu_sampled_streams')).toBe(2);
+    expect(value('trellis_sfu_packet_loss_ratio', { direction: 'in' })).toBe(0);
+    expect(value('trellis_sfu_node_state', { state: 'serving' })).toBe(1);
 
     await call(PauseProducer, { roomId, peerId: 'pub', producerId });
     await call(ResumeProducer, { roomId, peerId: 'pub', producerId });

@@ -62,12 +62,15 @@ export class ApiDispatcher {
       }
       if (failure.httpStatus >= 500) {
         this.#o.logger.error(
-          { request: def.name, requestId: ctx.requestId, err: failure, details: failure.details },
+          { ...ids(def, input, ctx), err: failure, details: failure.details },
           'request failed',
         );
       }
       throw failure;
     } finally {
+      // Every request at debug level, with the ids that join it to the call's other log lines.
+      if (this.#o.logger.isLevelEnabled('debug'))
+        this.#o.logger.debug({ ...ids(def, input, ctx), code, ms: performance.now() - started }, 'request');
       this.#o.metrics.requests.inc({ request: def.name, code });
       this.#o.metrics.requestSeconds.observe({ request: def.name }, (performance.now() - started) / 1000);
     }
@@ -79,6 +82,17 @@ export class ApiDispatcher {
       (performance.now() - started) / 1000,
     );
   }
+}
+
+/** The ids a request's log lines carry: which call (room), which participant, which request. */
+function ids(def: Api.ApiRequest, input: unknown, ctx: RequestContext) {
+  const roomId = (input as { roomId?: unknown } | null | undefined)?.roomId;
+  return {
+    request: def.name,
+    requestId: ctx.requestId,
+    roomId: typeof roomId === 'string' ? roomId.slice(0, 128) : undefined,
+    identity: ctx.principal.identity,
+  };
 }
 
 function authorize(def: Api.ApiRequest, roomId: string, ctx: RequestContext): void {

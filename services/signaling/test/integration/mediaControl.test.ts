@@ -1,3 +1,5 @@
+import { waitFor } from '@trellis/testkit';
+import { countVideoFrames, type WrtcMediaStreamTrack } from '@trellis/testkit/media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ask,
@@ -8,7 +10,7 @@ import {
   startStack,
   uid,
 } from '../support/stack';
-import { joiner, sfuCall, type TestParticipant } from '../support/TestParticipant';
+import { joiner, sfuCall, TestParticipant } from '../support/TestParticipant';
 
 type Muted = { audio: boolean; video: boolean };
 
@@ -140,5 +142,34 @@ describe('media control requests: mute, receive preferences, ICE restart', () =>
     await carol.waitForFrames('alice', 'sfu', 15);
     bob.call.setVideoViews({ alice: { visible: true, width: 320 }, carol: { visible: true, width: 320 } });
     await bob.waitForFrames('alice', 'sfu', 15);
+  }, 90_000);
+
+  it('the simulcast layer follows the tile width: a small tile receives the 1/4 layer, a large one full size', async () => {
+    const roomId = uid('room');
+    const join = joiner(stack, roomId, people);
+    const alice = await TestParticipant.join({
+      url: sig.url,
+      token: await stack.token(roomId, 'alice'),
+      roomId,
+      id: 'alice',
+      size: { width: 1280, height: 720 },
+    });
+    people.push(alice);
+    const [bob] = (await sfuCall(join, ['bob', 'carol'], sig.url)) as [TestParticipant, TestParticipant];
+    await alice.waitForMode('sfu', 30_000);
+    await bob.waitForFrames('alice', 'sfu', 15);
+    const track = bob.call.remoteStream('alice')?.getVideoTracks()[0];
+    expect(track).toBeDefined();
+    const counter = countVideoFrames(track as unknown as WrtcMediaStreamTrack);
+    try {
+      bob.call.setVideoViews({ alice: { visible: true, width: 300 }, carol: { visible: true, width: 300 } });
+      await waitFor(() => counter.width === 320, { timeoutMs: 20_000, what: 'the 320x180 layer' });
+      expect(counter.height).toBe(180);
+      bob.call.setVideoViews({ alice: { visible: true, width: 1920 }, carol: { visible: true, width: 300 } });
+      await waitFor(() => counter.width === 1280, { timeoutMs: 20_000, what: 'the 1280x720 layer' });
+      expect(counter.height).toBe(720);
+    } finally {
+      counter.stop();
+    }
   }, 90_000);
 });

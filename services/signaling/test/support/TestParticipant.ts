@@ -49,15 +49,20 @@ export class TestParticipant {
     token: string;
     roomId: string;
     id: string;
+    /** The synthetic camera (default 320x180; 1280x720 makes three simulcast layers). */
+    size?: { width: number; height: number };
+    /** Camera simulcast on the SFU (the SDK's default: on). */
+    simulcast?: boolean;
   }): Promise<TestParticipant> {
     installWrtcGlobals();
-    const video = createSyntheticVideoSource({ width: 320, height: 180, fps: 30 });
+    const video = createSyntheticVideoSource({ ...(opts.size ?? { width: 320, height: 180 }), fps: 30 });
     const call = new TrellisCall({
       url: opts.url as string,
       token: opts.token,
       roomId: opts.roomId,
       localTracks: [video.track as unknown as MediaStreamTrack],
       handlerFactory: Chrome111.createFactory(),
+      ...(opts.simulcast === undefined ? {} : { simulcast: opts.simulcast }),
     });
     const participant = new TestParticipant(opts.id, call, video);
     await call.join();

@@ -30,7 +30,7 @@ describe('openApiDocument', () => {
       expect(operation?.operationId).toBe(def.name);
       const inPath = operation?.parameters?.filter((p) => p.in === 'path').map((p) => p.name);
       expect(inPath).toEqual(Api.pathParams(def.http.path));
-      expect(operation?.parameters?.every((p) => p.required)).toBe(true);
+      expect(operation?.parameters?.filter((p) => p.in === 'path').every((p) => p.required)).toBe(true);
       expect(Object.keys(operation?.responses ?? {})).toEqual(
         expect.arrayContaining(['200', '400', '401', '403', '404', '409', '429', '503']),
       );
@@ -47,6 +47,14 @@ describe('openApiDocument', () => {
     expect(op(Api.LeaveRoom)?.requestBody).toBeUndefined();
     expect(op(Api.GetRoom)?.requestBody).toBeUndefined();
     expect(op(Api.CloseProducer)?.requestBody).toBeUndefined();
+    // A GET's other fields are its query string, optional unless the schema requires them.
+    const query = op(Api.ListCallMetrics)?.parameters?.filter((p) => p.in === 'query');
+    expect(query?.map((p) => [p.name, Boolean(p.required)])).toEqual(
+      expect.arrayContaining([
+        ['cursor', false],
+        ['participantId', false],
+      ]),
+    );
   });
 
   it('answers errors with the shared ErrorBody component', () => {

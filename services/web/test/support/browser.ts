@@ -73,6 +73,55 @@ export async function joinCall(
   return page;
 }
 
+/**
+ * Joins through the lobby as a user would: waits for the camera preview, picks the first camera and
+ * microphone the browser lists, types name and room, presses Join.
+ */
+export async function joinViaLobby(
+  browser: Browser,
+  webUrl: string,
+  roomId: string,
+  name: string,
+): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 960, height: 600 } });
+  const page = await context.newPage();
+  await page.goto(`${webUrl}/?debug=1&height=360`);
+  await page.waitForFunction(
+    () => ((document.querySelector('[data-testid=preview]') as HTMLVideoElement | null)?.videoWidth ?? 0) > 0,
+    undefined,
+    { timeout: 30_000 },
+  );
+  for (const label of ['Camera', 'Microphone']) {
+    const options = page.getByLabel(label).locator('option');
+    // Device labels (and so the list) appear once the preview was granted.
+    await waitForCount(() => options.count(), 2);
+    const value = await options.nth(1).getAttribute('value');
+    await page.getByLabel(label).selectOption(value ?? '');
+  }
+  await page.getByLabel('Display name').fill(name);
+  await page.getByLabel('Room').fill(roomId);
+  await page.getByRole('button', { name: 'Join' }).click();
+  await page.waitForURL(/\/call\//, { timeout: 10_000 });
+  await page.waitForFunction(
+    () => (window as unknown as { trellisCall?: { state: string } }).trellisCall?.state === 'joined',
+    undefined,
+    { timeout: 30_000 },
+  );
+  return page;
+}
+
+async function waitForCount(
+  count: () => Promise<number>,
+  atLeast: number,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await count()) < atLeast) {
+    if (Date.now() > deadline) throw new Error(`fewer than ${atLeast} options after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** The participant id a page joined as. */
 export function participantIdOf(page: Page): Promise<string> {
   return page.evaluate(
@@ -90,4 +139,59 @@ export async function waitForMode(page: Page, mode: string, timeoutMs = 30_000):
     mode,
     { timeout: timeoutMs, polling: 100 },
   );
+}
+
+type ShareWindow = {
+  trellisCall: {
+    startScreenShare(track: MediaStreamTrack): Promise<void>;
+    stopScreenShare(): Promise<void>;
+  };
+  testScreen?: { track: MediaStreamTrack; timer: ReturnType<typeof setInterval> };
+};
+
+/**
+ * Shares a 640x360 animated canvas as the page's screen (what `getDisplayMedia` would give; a
+ * headless browser has no screen to pick) through the SDK, as the Share screen button does.
+ */
+export async function startCanvasShare(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    const w = window as unknown as ShareWindow;
+    const canvas = document.createElement('canvas');
+    canvas.width = 640;
+    canvas.height = 360;
+    const g = canvas.getContext('2d') as CanvasRenderingContext2D;
+    let n = 0;
+    const timer = setInterval(() => {
+      n++;
+      g.fillStyle = `hsl(${(n * 7) % 360} 60% 40%)`;
+      g.fillRect(0, 0, 640, 360);
+      g.fillStyle = '#fff';
+      g.font = '48px sans-serif';
+      g.fillText(`slide ${n}`, 40, 200);
+    }, 66);
+    const track = canvas.captureStream(15).getVideoTracks()[0] as MediaStreamTrack;
+    w.testScreen = { track, timer };
+    await w.trellisCall.startScreenShare(track);
+  });
+}
+
+export async function stopCanvasShare(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    const w = window as unknown as ShareWindow;
+    await w.trellisCall.stopScreenShare();
+    if (w.testScreen) {
+      clearInterval(w.testScreen.timer);
+      w.testScreen.track.stop();
+    }
+  });
+}
+
+/** Width of the picture `page` shows in `participantId`'s screen-share tile (0: none or not playing). */
+export function screenTileWidth(page: Page, participantId: string): Promise<number> {
+  return page.evaluate((id) => {
+    const video = document.querySelector<HTMLVideoElement>(
+      `[data-testid=tile][data-screen=true][data-participant="${id}"] video`,
+    );
+    return video && video.readyState >= 2 ? video.videoWidth : 0;
+  }, participantId);
 }

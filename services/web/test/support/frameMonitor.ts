@@ -31,7 +31,7 @@ export async function installFrameMonitor(page: Page): Promise<void> {
       remoteStream(id: string): MediaStream | undefined;
       on(
         event: 'remote-track',
-        l: (e: { participantId: string; kind: string; track: MediaStreamTrack }) => void,
+        l: (e: { participantId: string; kind: string; track: MediaStreamTrack; screen: boolean }) => void,
       ): void;
     };
     const w = window as unknown as {
@@ -71,7 +71,8 @@ export async function installFrameMonitor(page: Page): Promise<void> {
       })().catch(() => undefined);
     };
     call.on('remote-track', (e) => {
-      if (e.kind === 'video') watch(e.participantId, e.track);
+      // Cameras only: a screen share is another tile.
+      if (e.kind === 'video' && !e.screen) watch(e.participantId, e.track);
     });
     for (const p of call.participants) {
       if (p.id === call.participantId) continue;

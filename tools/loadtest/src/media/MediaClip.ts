@@ -25,6 +25,8 @@ export interface MediaClip {
   readonly layers: readonly VideoLayer[];
   /** 20 ms Opus packets. */
   readonly audio: readonly Buffer[];
+  /** One Opus frame of silence (what DTX sends every 400 ms while a participant is quiet). */
+  readonly silence: Buffer;
 }
 
 export const CLIP_FPS = 30;
@@ -52,23 +54,31 @@ export function loadMediaClip(log: (line: string) => void = () => undefined): Me
   }
   const ffmpeg = (version.stdout.split('\n')[0] ?? 'ffmpeg').replace(/ Copyright.*/, '').trim();
   const key = createHash('sha256')
-    .update(JSON.stringify({ ffmpeg, LAYERS, CLIP_SECONDS, GOP_FRAMES, CLIP_FPS, recipe: 1 }))
+    .update(JSON.stringify({ ffmpeg, LAYERS, CLIP_SECONDS, GOP_FRAMES, CLIP_FPS, recipe: 2 }))
     .digest('hex')
     .slice(0, 12);
   const dir = join(mediaCacheDir(), key);
-  const files = [...LAYERS.map((l) => join(dir, `vp8-${l.width}x${l.height}.ivf`)), join(dir, 'opus.ogg')];
+  const files = [
+    ...LAYERS.map((l) => join(dir, `vp8-${l.width}x${l.height}.ivf`)),
+    join(dir, 'opus.ogg'),
+    join(dir, 'silence.ogg'),
+  ];
   if (!files.every((f) => existsSync(f))) {
     log(`encoding the load clip once with ${ffmpeg} into ${dir}`);
     mkdirSync(dir, { recursive: true });
     LAYERS.forEach((layer, i) => {
       encode(files[i] as string, videoArgs(layer));
     });
-    encode(files[3] as string, audioArgs());
+    encode(files[3] as string, audioArgs('sine=frequency=440:sample_rate=48000'));
+    encode(files[4] as string, audioArgs('anullsrc=channel_layout=stereo:sample_rate=48000'));
   }
+  const silence = readOggOpus(readFileSync(files[4] as string));
   return {
     fps: CLIP_FPS,
     layers: LAYERS.map((l, i) => ({ ...l, frames: readIvf(readFileSync(files[i] as string)) })),
     audio: readOggOpus(readFileSync(files[3] as string)),
+    // Past the encoder's start-up frames.
+    silence: silence[Math.min(10, silence.length - 1)] as Buffer,
   };
 }
 
@@ -82,9 +92,9 @@ function videoArgs(layer: (typeof LAYERS)[number]): string[] {
   ];
 }
 
-function audioArgs(): string[] {
+function audioArgs(source: string): string[] {
   return [
-    ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(CLIP_SECONDS)],
+    ...['-f', 'lavfi', '-i', source, '-t', String(CLIP_SECONDS)],
     ...['-ac', '2', '-c:a', 'libopus', '-b:a', '32k', '-frame_duration', '20', '-application', 'voip'],
     ...['-f', 'ogg'],
   ];

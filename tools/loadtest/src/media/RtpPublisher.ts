@@ -22,6 +22,8 @@ export const AUDIO_PT = 111;
 const MAX_PAYLOAD = 1_180;
 const HISTORY = 1_024;
 const SR_INTERVAL_MS = 1_000;
+/** Opus DTX: one frame per 400 ms of silence. */
+const DTX_SLOTS = 20;
 
 interface Stream {
   readonly ssrc: number;
@@ -73,7 +75,15 @@ export class RtpPublisher {
   #stopTick: (() => void) | undefined;
   readonly #rtcpSub: { unSubscribe(): void };
 
-  constructor(dtls: RTCDtlsTransport, clip: MediaClip, opts: { video: boolean; audio: boolean }) {
+  /**
+   * `speaking` false: the microphone is on but the participant is silent, and Opus DTX sends one
+   * comfort-noise frame every 400 ms instead of one every 20 ms — what most of a large call sends.
+   */
+  constructor(
+    dtls: RTCDtlsTransport,
+    clip: MediaClip,
+    opts: { video: boolean; audio: boolean; speaking: boolean },
+  ) {
     this.#dtls = dtls;
     this.#clip = clip;
     this.#layers = opts.video
@@ -88,10 +98,12 @@ export class RtpPublisher {
       : [];
     this.#audio = newStream(48_000);
     this.#audioEnabled = opts.audio;
+    this.#speaking = opts.speaking;
     this.#rtcpSub = dtls.onRtcp.subscribe((packet) => this.#onRtcp(packet));
   }
 
   readonly #audioEnabled: boolean;
+  readonly #speaking: boolean;
 
   /** What produce() declares for the video: SSRC simulcast, lowest layer first. */
   get videoRtpParameters(): RtpParameters | undefined {
@@ -193,10 +205,13 @@ export class RtpPublisher {
   }
 
   #sendAudio(): void {
-    const audio = this.#clip.audio;
-    const packet = audio[this.#audioSent % audio.length] as Buffer;
-    const timestamp = (this.#audio.tsBase + this.#audioSent * 960) >>> 0;
+    // #audioSent counts 20 ms slots: the RTP clock runs on through DTX gaps.
+    const slot = this.#audioSent;
     this.#audioSent += 1;
+    if (!this.#speaking && slot % DTX_SLOTS !== 0) return;
+    const audio = this.#clip.audio;
+    const packet = this.#speaking ? (audio[slot % audio.length] as Buffer) : this.#clip.silence;
+    const timestamp = (this.#audio.tsBase + slot * 960) >>> 0;
     this.#send(this.#audio, AUDIO_PT, timestamp, false, packet);
     this.counters.audioPackets += 1;
   }

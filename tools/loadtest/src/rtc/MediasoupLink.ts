@@ -1,5 +1,7 @@
+import type { Socket } from 'node:dgram';
 import type { Api } from '@trellis/protocol';
 import { type RTCDtlsTransport, RTCPeerConnection } from 'werift';
+import { LoadError } from '../LoadError';
 
 type TransportParams = Pick<
   Api.ApiReplyOf<typeof Api.CreateTransport>,
@@ -42,15 +44,16 @@ export class MediasoupLink {
       const answer = await pc.createAnswer();
       await pc.setLocalDescription(answer);
       const fingerprint = /a=fingerprint:(\S+) (\S+)/.exec(pc.localDescription?.sdp ?? '');
-      if (!fingerprint) throw new Error('werift produced no DTLS fingerprint');
+      if (!fingerprint) throw new LoadError('TRANSPORT_FAILED', 'werift produced no DTLS fingerprint');
       // Our answer says setup:active: we are the DTLS client, mediasoup the server.
       await connect({
         role: 'client',
         fingerprints: [{ algorithm: fingerprint[1] as string, value: fingerprint[2] as string }],
       });
       await waitConnected(pc, timeoutMs, params.transportId);
+      enlargeSocketBuffers(pc);
       const dtls = pc.dtlsTransports[0];
-      if (!dtls) throw new Error('werift has no DTLS transport after connecting');
+      if (!dtls) throw new LoadError('TRANSPORT_FAILED', 'werift has no DTLS transport after connecting');
       return new MediasoupLink(params.transportId, pc, dtls);
     } catch (error) {
       await pc.close().catch(() => undefined);
@@ -67,12 +70,39 @@ export class MediasoupLink {
   }
 }
 
+/**
+ * A subscriber in a big call takes thousands of packets a second on one socket, and a load generator
+ * shares its cores: with Linux's default 208 KiB receive buffer, a worker descheduled for a moment
+ * loses packets the SFU sent fine — loss that would be the tester's, not the cluster's. werift has no
+ * option for it, so its sockets are reached through the ICE connection (kernel-capped at rmem_max).
+ */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+function enlargeSocketBuffers(pc: RTCPeerConnection): void {
+  for (const ice of pc.iceTransports) {
+    const protocols = (ice.connection as unknown as { protocols?: unknown[] }).protocols ?? [];
+    for (const protocol of protocols) {
+      const socket = (protocol as { transport?: { socket?: Socket } }).transport?.socket;
+      try {
+        socket?.setRecvBufferSize(SOCKET_BUFFER_BYTES);
+        socket?.setSendBufferSize(SOCKET_BUFFER_BYTES);
+      } catch {
+        // Not a UDP socket (or already closed): nothing to enlarge.
+      }
+    }
+  }
+}
+
 function waitConnected(pc: RTCPeerConnection, timeoutMs: number, transportId: string): Promise<void> {
   if (pc.connectionState === 'connected') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       sub.unSubscribe();
-      reject(new Error(`transport ${transportId}: ICE/DTLS not connected within ${timeoutMs} ms`));
+      reject(
+        new LoadError(
+          'TRANSPORT_TIMEOUT',
+          `transport ${transportId}: ICE/DTLS not connected within ${timeoutMs} ms`,
+        ),
+      );
     }, timeoutMs);
     const sub = pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') {
@@ -82,7 +112,7 @@ function waitConnected(pc: RTCPeerConnection, timeoutMs: number, transportId: st
       } else if (state === 'failed' || state === 'closed') {
         clearTimeout(timer);
         sub.unSubscribe();
-        reject(new Error(`transport ${transportId}: connection ${state}`));
+        reject(new LoadError('TRANSPORT_FAILED', `transport ${transportId}: connection ${state}`));
       }
     });
   });
@@ -95,7 +125,9 @@ function remoteOffer(p: TransportParams): string {
   const candidates = p.iceCandidates
     .filter((c) => c.protocol === 'udp')
     .map((c) => `a=candidate:${c.foundation} 1 udp ${c.priority} ${c.address} ${c.port} typ ${c.type}`);
-  if (candidates.length === 0) throw new Error(`transport ${p.transportId} announced no UDP candidate`);
+  if (candidates.length === 0) {
+    throw new LoadError('NO_UDP_CANDIDATE', `transport ${p.transportId} announced no UDP candidate`);
+  }
   return [
     'v=0',
     `o=trellis-load ${Date.now()} 1 IN IP4 0.0.0.0`,

@@ -30,12 +30,13 @@ export class SfuStatsReader {
   }
 }
 
-/** mediasoup's packetCount of the stats entry of `type` (summed: a simulcast producer has one per layer). */
-export function packetCount(
+/** A counter of mediasoup's stats entries of `type`, summed (a simulcast producer has one per layer). */
+export function sumOf(
   stats: Array<Record<string, unknown>>,
   type: 'inbound-rtp' | 'outbound-rtp',
+  field: 'packetCount' | 'packetsLost' | 'byteCount',
 ): number {
   return stats
     .filter((s) => s.type === type)
-    .reduce((n, s) => n + (typeof s.packetCount === 'number' ? s.packetCount : 0), 0);
+    .reduce((n, s) => n + (typeof s[field] === 'number' ? (s[field] as number) : 0), 0);
 }
