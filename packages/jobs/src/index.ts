@@ -3,3 +3,4 @@ export * from './JobPublisher';
 export * from './JobPublisherTypes';
 export * from './queues';
 export * from './webhookSignature';
+export * from './publisherMetrics';

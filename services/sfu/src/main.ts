@@ -1,7 +1,7 @@
 // SFU node: reads its config, wires the bus, telemetry and the node, and stops cleanly on signals.
 import { duplicateConnection, RedisBus } from '@trellis/bus';
 import { loadConfig, sfuConfig } from '@trellis/config';
-import { JobPublisher } from '@trellis/jobs';
+import { JobPublisher, observeJobPublisher } from '@trellis/jobs';
 import { createLogger, createMetricsRegistry, startMetricsServer } from '@trellis/telemetry';
 import { SfuNode } from './SfuNode';
 import { StatsSampler } from './StatsSampler';
@@ -32,6 +32,7 @@ const { bus, node, metricsServer, jobs } = await (async () => {
     keyPrefix: config.redis.keyPrefix,
     logger,
   });
+  observeJobPublisher(publisher, metrics);
   const sampler = new StatsSampler({ node, publisher, intervalMs: config.statsIntervalMs, logger });
   sampler.start();
   const jobs = { sampler, publisher, connection: jobsConnection };

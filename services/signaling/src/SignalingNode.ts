@@ -13,7 +13,7 @@ import {
   type SelectorKind,
 } from '@trellis/bus';
 import type { SignalingConfig } from '@trellis/config';
-import { JobPublisher } from '@trellis/jobs';
+import { JobPublisher, observeJobPublisher } from '@trellis/jobs';
 import { Api, type NodeInfo, TrellisError } from '@trellis/protocol';
 import { type MetricsRegistry, metricsHandler } from '@trellis/telemetry';
 import express from 'express';
@@ -122,6 +122,7 @@ export class SignalingNode {
         publisher: new JobPublisher({ connection, keyPrefix: config.redis.keyPrefix, logger: log }),
         connection,
       };
+      observeJobPublisher(this.#jobs.publisher, options.metrics);
     }
     const effects = new EffectRunner({
       notifier,
