@@ -22,6 +22,11 @@ export const AUDIO_PT = 111;
 const MAX_PAYLOAD = 1_180;
 const HISTORY = 1_024;
 const SR_INTERVAL_MS = 1_000;
+/** libwebrtc's pacing factor: video may leave at 2.5 × its bitrate. */
+const PACING_FACTOR = 2.5;
+/** Unused pacing budget is kept for at most this long (a stalled loop must not burst). */
+const MAX_BURST_MS = 20;
+const TICK_BUDGET_MS = 10;
 /** Opus DTX: one frame per 400 ms of silence. */
 const DTX_SLOTS = 20;
 
@@ -34,6 +39,12 @@ interface Stream {
   octets: number;
   /** Sent packets by sequence number modulo HISTORY, for NACKs (retransmitted as is: no RTX). */
   readonly history: Array<{ seq: number; header: RtpHeader; payload: Buffer } | undefined>;
+}
+
+interface QueuedPacket {
+  readonly stream: Stream;
+  readonly header: RtpHeader;
+  readonly payload: Buffer;
 }
 
 interface LayerState {
@@ -86,12 +97,19 @@ export class RtpPublisher {
   ) {
     this.#dtls = dtls;
     this.#clip = clip;
+    // Every publisher starts at a random keyframe of the clip: in a real call keyframes are not in
+    // step, and 50 of them at once would be a burst no real room sends.
+    const keyframes = clip.layers[0]?.frames.flatMap((f, i) => (f.keyframe ? [i] : [])) ?? [0];
+    const first = keyframes[randomInt(keyframes.length)] ?? 0;
+    const start = clip.layers.every((l) => l.frames[first]?.keyframe) ? first : 0;
+    this.#pacingBytesPerMs =
+      (PACING_FACTOR * clip.layers.reduce((n, l) => n + l.bitrateKbps, 0) * 1000) / 8 / 1000;
     this.#layers = opts.video
       ? clip.layers.map((layer) => ({
           stream: newStream(90_000),
           layer,
           position: 0,
-          clipIndex: 0,
+          clipIndex: start,
           pictureId: randomInt(0x7fff),
           tl0: randomInt(256),
         }))
@@ -104,6 +122,11 @@ export class RtpPublisher {
 
   readonly #audioEnabled: boolean;
   readonly #speaking: boolean;
+  /** Video waiting for the pacer; audio is never queued (libwebrtc sends it first too). */
+  #queue: QueuedPacket[] = [];
+  #budgetBytes = 0;
+  #lastPaceAt = 0;
+  readonly #pacingBytesPerMs: number;
 
   /** What produce() declares for the video: SSRC simulcast, lowest layer first. */
   get videoRtpParameters(): RtpParameters | undefined {
@@ -153,6 +176,9 @@ export class RtpPublisher {
   }
 
   stop(): void {
+    // What was packetized is sent: the counts then match what the SFU sees.
+    for (const p of this.#queue) this.#transmit(p.stream, p.header, p.payload);
+    this.#queue = [];
     this.#stopTick?.();
     this.#stopTick = undefined;
     this.#rtcpSub.unSubscribe();
@@ -172,10 +198,32 @@ export class RtpPublisher {
       if (audioDue - this.#audioSent > 5) this.#audioSent = audioDue - 1;
       while (this.#audioSent < audioDue) this.#sendAudio();
     }
+    this.#pace(now);
     if (now - this.#lastSr >= SR_INTERVAL_MS) {
       this.#lastSr = now;
       this.#sendReports(elapsed);
     }
+  }
+
+  /**
+   * A pacer as libwebrtc's: video leaves at 2.5 × the encoder bitrate, so a 40 KB keyframe takes
+   * tens of milliseconds instead of one burst that overflows the SFU's socket buffer.
+   */
+  #pace(now: number): void {
+    const dt = this.#lastPaceAt === 0 ? TICK_BUDGET_MS : now - this.#lastPaceAt;
+    this.#lastPaceAt = now;
+    this.#budgetBytes = Math.min(
+      this.#budgetBytes + dt * this.#pacingBytesPerMs,
+      MAX_BURST_MS * this.#pacingBytesPerMs,
+    );
+    let sent = 0;
+    while (sent < this.#queue.length && this.#budgetBytes > 0) {
+      const p = this.#queue[sent] as QueuedPacket;
+      this.#budgetBytes -= p.payload.length + 12;
+      this.#transmit(p.stream, p.header, p.payload);
+      sent += 1;
+    }
+    if (sent > 0) this.#queue = this.#queue.slice(sent);
   }
 
   #sendFrame(l: LayerState): void {
@@ -199,8 +247,7 @@ export class RtpPublisher {
         0x20,
       ]);
       const body = frame.data.subarray(i * MAX_PAYLOAD, (i + 1) * MAX_PAYLOAD);
-      this.#send(l.stream, VIDEO_PT, timestamp, i === chunks - 1, Buffer.concat([descriptor, body]));
-      this.counters.videoPackets += 1;
+      this.#send(l.stream, VIDEO_PT, timestamp, i === chunks - 1, Buffer.concat([descriptor, body]), true);
     }
   }
 
@@ -212,17 +259,30 @@ export class RtpPublisher {
     const audio = this.#clip.audio;
     const packet = this.#speaking ? (audio[slot % audio.length] as Buffer) : this.#clip.silence;
     const timestamp = (this.#audio.tsBase + slot * 960) >>> 0;
-    this.#send(this.#audio, AUDIO_PT, timestamp, false, packet);
-    this.counters.audioPackets += 1;
+    this.#send(this.#audio, AUDIO_PT, timestamp, false, packet, false);
   }
 
-  #send(s: Stream, payloadType: number, timestamp: number, marker: boolean, payload: Buffer): void {
+  #send(
+    s: Stream,
+    payloadType: number,
+    timestamp: number,
+    marker: boolean,
+    payload: Buffer,
+    paced: boolean,
+  ): void {
     const header = new RtpHeader({ payloadType, ssrc: s.ssrc, sequenceNumber: s.seq, timestamp, marker });
     s.history[s.seq % HISTORY] = { seq: s.seq, header, payload };
     s.seq = (s.seq + 1) & 0xffff;
+    if (paced) this.#queue.push({ stream: s, header, payload });
+    else this.#transmit(s, header, payload);
+  }
+
+  #transmit(s: Stream, header: RtpHeader, payload: Buffer): void {
     s.packets += 1;
     s.octets += payload.length;
     this.counters.bytes += payload.length + 12;
+    if (s === this.#audio) this.counters.audioPackets += 1;
+    else this.counters.videoPackets += 1;
     void this.#dtls.sendRtp(payload, header);
   }
 
