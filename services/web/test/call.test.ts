@@ -298,4 +298,29 @@ describe('the web app in headless Chromium: P2P ↔ SFU without a visible switch
       rmSync(dir, { recursive: true, force: true });
     }
   }, 240_000);
+  it('the token route refuses bad input with a typed error, and /metrics counts token requests', async () => {
+    const ask = (body: string) =>
+      fetch(`${web.url}/api/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+    for (const body of ['{', '{"roomId":"a b","name":"x"}', '{"roomId":"ok","name":"   "}']) {
+      const reply = await ask(body);
+      expect(reply.status).toBe(400);
+      expect(((await reply.json()) as { code: string }).code).toBe('VALIDATION_FAILED');
+    }
+    expect((await ask(JSON.stringify({ roomId: uid('m'), name: 'Metrics' }))).status).toBe(200);
+    const scrape = await (await fetch(`${web.url}/metrics`)).text();
+    const count = (outcome: string) =>
+      Number(
+        scrape.match(
+          new RegExp(`trellis_web_token_requests_total\\{[^}]*outcome="${outcome}"[^}]*\\} (\\d+)`),
+        )?.[1],
+      );
+    expect(count('bad_request')).toBe(3);
+    // Every page of the earlier tests fetched a token through this route too.
+    expect(count('ok')).toBeGreaterThan(1);
+    expect(scrape).toMatch(/^process_cpu_user_seconds_total\{/m);
+  });
 });

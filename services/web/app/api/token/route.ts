@@ -1,22 +1,27 @@
+import { z } from 'zod';
 import { signalingUrls } from '../../../lib/config';
+import { webMetrics } from '../../../lib/metrics';
 
-const Id = /^[A-Za-z0-9._:-]{1,128}$/;
+const TokenRequest = z.object({
+  roomId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'roomId: 1-128 of A-Z a-z 0-9 . _ : -'),
+  name: z.string().trim().min(1, 'name is required').max(64),
+});
 
 /**
  * Local runs only: asks signaling's development token route for a room grant, server to server (so
  * the browser needs no CORS for it). A real deployment replaces this with its own identity check.
  */
 export async function POST(request: Request): Promise<Response> {
-  let body: { roomId?: unknown; name?: unknown };
-  try {
-    body = (await request.json()) as typeof body;
-  } catch {
-    return Response.json({ error: 'expected a JSON body' }, { status: 400 });
+  const { tokenRequests } = webMetrics();
+  const parsed = TokenRequest.safeParse(await request.json().catch(() => undefined));
+  if (!parsed.success) {
+    tokenRequests.inc({ outcome: 'bad_request' });
+    return Response.json(
+      { code: 'VALIDATION_FAILED', error: parsed.error.issues.map((i) => i.message).join('; ') },
+      { status: 400 },
+    );
   }
-  const roomId = typeof body.roomId === 'string' ? body.roomId : '';
-  const name = typeof body.name === 'string' ? body.name.trim().slice(0, 64) : '';
-  if (!Id.test(roomId) || name.length === 0)
-    return Response.json({ error: 'roomId (A-Z a-z 0-9 . _ : -) and name are required' }, { status: 400 });
+  const { roomId, name } = parsed.data;
   const slug =
     name
       .replace(/[^A-Za-z0-9]+/g, '-')
@@ -37,10 +42,15 @@ export async function POST(request: Request): Promise<Response> {
         continue;
       }
       const { token } = (await reply.json()) as { token: string };
+      tokenRequests.inc({ outcome: 'ok' });
       return Response.json({ token, identity });
     } catch (error) {
       errors.push(`${base}: ${String(error)}`);
     }
   }
-  return Response.json({ error: `no signaling node gave a token: ${errors.join('; ')}` }, { status: 502 });
+  tokenRequests.inc({ outcome: 'upstream_error' });
+  return Response.json(
+    { code: 'UNAVAILABLE', error: `no signaling node gave a token: ${errors.join('; ')}` },
+    { status: 502 },
+  );
 }
