@@ -62,6 +62,9 @@ export class ConnectionQuality extends TypedEmitter<{ change: [ConnectionQuality
       let received = 0;
       let bytes = 0;
       let rtt: number | undefined;
+      // Streams seen in both polls: a stream that just appeared (a path switch, a new consumer) has
+      // received nothing *yet* and must not read as a dead connection.
+      let compared = 0;
       for (const result of reports) {
         if (result.status !== 'fulfilled') continue;
         result.value.forEach((s: Record<string, unknown>) => {
@@ -76,6 +79,7 @@ export class ConnectionQuality extends TypedEmitter<{ change: [ConnectionQuality
             next.set(id, counters);
             const before = this.#last.get(id);
             if (!before) return;
+            compared += 1;
             lost += Math.max(0, counters.lost - before.lost);
             received += Math.max(0, counters.received - before.received);
             bytes += Math.max(0, counters.bytes - before.bytes);
@@ -85,10 +89,9 @@ export class ConnectionQuality extends TypedEmitter<{ change: [ConnectionQuality
           }
         });
       }
-      const first = this.#last.size === 0;
       this.#last = next;
       this.#lastAt = now;
-      if (first) return;
+      if (compared === 0) return;
       const lossPercent = lost + received > 0 ? (100 * lost) / (lost + received) : 0;
       const event: ConnectionQualityEvent = {
         quality: rate(received, lossPercent, rtt),

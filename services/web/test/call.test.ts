@@ -220,7 +220,7 @@ describe('the web app in headless Chromium: P2P ↔ SFU without a visible switch
   }, 120_000);
 
   it('six pages: six tiles, the loudest page is highlighted, a mute shows on the others (screenshot at four)', async () => {
-    await Promise.allSettled([alice, bob, carol].map((p) => p.context().close()));
+    await Promise.allSettled([alice, bob, carol].map((p) => p?.context().close()));
     pages.length = 0;
     const dir = mkdtempSync(join(tmpdir(), 'trellis-audio-'));
     const loudBrowser = await launchChromium({ audioFile: toneFile(dir, 'loud.wav', 0) });
@@ -259,6 +259,12 @@ describe('the web app in headless Chromium: P2P ↔ SFU without a visible switch
       for (const page of six) await waitForMode(page, 'sfu', 45_000);
       await expectTiles(4);
       await expectPlaying();
+      // Media flows to every page, so the quality indicator must say so (not "lost" or "measuring").
+      for (const page of six) {
+        await expect
+          .poll(() => page.getByTestId('quality').textContent(), { timeout: 15_000 })
+          .toMatch(/excellent|good/);
+      }
       mkdirSync(join(webDir, 'test/artifacts'), { recursive: true });
       await six[1]?.screenshot({ path: SCREENSHOT });
 
