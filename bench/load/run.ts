@@ -47,6 +47,7 @@ interface LoadReportJson {
   joinToFirstFrameMs: { samples: number; p50?: number; p95?: number };
   subscriptions: { expected: number; withMedia: number };
   errors: Record<string, number>;
+  errorExamples?: Record<string, string>;
 }
 
 interface Step {
@@ -157,6 +158,7 @@ async function main(): Promise<void> {
       if (!step.broke) largestOk = step;
     }
     const baseline = steps[0];
+    const brokeAt = steps.find((s) => s.broke !== undefined && s.participants !== 3);
     process.stdout.write(
       `${JSON.stringify(
         {
@@ -171,10 +173,9 @@ async function main(): Promise<void> {
             maxConsumersPerWorker: Number(values['max-consumers-per-worker']),
           },
           baseline: baseline && summary(baseline),
-          largestAtUnderMaxLoss: largestOk ? summary(largestOk) : null,
-          brokeAt: steps.find((s) => s.broke && s.participants !== 3)
-            ? summary(steps.find((s) => s.broke && s.participants !== 3) as Step)
-            : null,
+          // The largest call that held, and the first that broke, with `trellis load`'s whole report.
+          largestAtUnderMaxLoss: largestOk ? { ...summary(largestOk), report: largestOk.report } : null,
+          brokeAt: brokeAt ? { ...summary(brokeAt), report: brokeAt.report } : null,
           steps: steps.map(summary),
         },
         null,
@@ -221,6 +222,7 @@ function summary(s: Step) {
     joinToFirstFrameMs: r.joinToFirstFrameMs,
     subscriptions: { expected: r.subscriptions.expected, withMedia: r.subscriptions.withMedia },
     errors: r.errors,
+    errorExamples: r.errorExamples ?? {},
     cpu: s.cpu,
     udpReceiveBufferDrops: s.udpReceiveBufferDrops,
     loadGenerator: r.loadGenerator,

@@ -24,6 +24,7 @@ export class LoadParticipant {
   readonly #signaling: SignalingConnection;
   readonly #errors: Record<string, number> = {};
   #firstError: { code: string; message: string } | undefined;
+  readonly #errorMessages: Record<string, string> = {};
   #participantId: string | undefined;
   #version = -1;
   #mode: Api.CallMode = 'idle';
@@ -280,6 +281,7 @@ export class LoadParticipant {
     const e = LoadError.from(error);
     this.#errors[e.code] = (this.#errors[e.code] ?? 0) + 1;
     this.#firstError ??= { code: e.code, message: e.message };
+    this.#errorMessages[e.code] ??= e.message;
   }
 
   /**
@@ -342,6 +344,7 @@ export class LoadParticipant {
       errors: { ...this.#errors },
       rateLimitedRetries: this.#signaling.rateLimitedRetries,
       firstError: this.#firstError,
+      errorMessages: { ...this.#errorMessages },
       sent,
       subscriptions,
       unmatchedPackets: paths.reduce((n, p) => n + (p.subscriber?.unmatched ?? 0), 0),

@@ -67,6 +67,8 @@ export interface ParticipantResult {
   /** Requests answered RATE_LIMITED and sent again later (not errors unless retries ran out). */
   rateLimitedRetries: number;
   firstError: { code: string; message: string } | undefined;
+  /** The first message seen for each error code. */
+  errorMessages: Record<string, string>;
   sent: { videoPackets: number; audioPackets: number; bytes: number; plis: number; nacked: number };
   subscriptions: SubscriptionResult[];
   unmatchedPackets: number;

@@ -247,6 +247,7 @@ function lostResult(spec: ParticipantSpec): ParticipantResult {
     errors: { WORKER_LOST: 1 },
     rateLimitedRetries: 0,
     firstError: { code: 'WORKER_LOST', message: 'its worker process exited without reporting' },
+    errorMessages: { WORKER_LOST: 'its worker process exited without reporting' },
     sent: { videoPackets: 0, audioPackets: 0, bytes: 0, plis: 0, nacked: 0 },
     subscriptions: [],
     unmatchedPackets: 0,

@@ -57,6 +57,8 @@ export interface LoadReport {
   rehomes: number;
   rateLimitedRetries: number;
   errors: Record<string, number>;
+  /** One message per error code, for the why. */
+  errorExamples: Record<string, string>;
   perCall: Array<{
     roomId: string;
     joined: number;
@@ -99,8 +101,11 @@ export function buildReport(
   const expected = sum((s) => s.expected);
   const lost = sum((s) => s.lost);
   const errors: Record<string, number> = {};
-  for (const r of results)
+  const errorExamples: Record<string, string> = {};
+  for (const r of results) {
     for (const [code, n] of Object.entries(r.errors)) errors[code] = (errors[code] ?? 0) + n;
+    for (const [code, message] of Object.entries(r.errorMessages)) errorExamples[code] ??= message;
+  }
   const sfuSeconds = Math.max(1, ...results.map((r) => r.sfuSeconds));
   const sentBytes = results.reduce((n, r) => n + r.sent.bytes, 0);
   const calls = [...new Set(results.map((r) => r.roomId))];
@@ -153,6 +158,7 @@ export function buildReport(
     rehomes: results.reduce((n, r) => n + r.rehomes, 0),
     rateLimitedRetries: results.reduce((n, r) => n + r.rateLimitedRetries, 0),
     errors,
+    errorExamples,
     perCall: calls.map((roomId) => {
       const inCall = results.filter((r) => r.roomId === roomId);
       const callSubs = inCall.flatMap((r) => r.subscriptions);
