@@ -132,7 +132,9 @@ async function main(): Promise<void> {
         (sfus.reduce((n, s) => n + treeCpuUs(s.process.pid as number), 0) - sfuBefore) / 1e6 / seconds;
       let report: LoadReportJson;
       try {
-        report = JSON.parse(readFileSync(out, 'utf8')) as LoadReportJson;
+        // The summary only: the per-participant detail of a 50-person call is megabytes.
+        const { participants: _detail, ...summary } = JSON.parse(readFileSync(out, 'utf8'));
+        report = summary as LoadReportJson;
       } catch {
         progress(`load: ${participants}: trellis load exited with ${code} and wrote no report; stopping`);
         break;

@@ -42,6 +42,7 @@ export class CallRecorder {
       },
       update: { displayName: e.displayName, modeAtJoin: e.modeAtJoin },
     });
+    await this.#backfillTransports(id);
   }
 
   async participantLeft(e: Jobs.ParticipantLeftJob): Promise<void> {
@@ -64,6 +65,21 @@ export class CallRecorder {
       },
       update: left,
     });
+    await this.#backfillTransports(id);
+  }
+
+  /**
+   * Metrics and call events run on separate queues, so a stay's samples can be written before its
+   * row exists (a backlog on the calls queue): the row then collects the transports from them.
+   */
+  async #backfillTransports(id: string): Promise<void> {
+    await this.#db.$executeRaw`
+      UPDATE call_participant p SET transport_ids = ARRAY(
+        SELECT DISTINCT unnest(coalesce(p.transport_ids, '{}') || ARRAY(
+          SELECT m.source_id FROM call_metrics m
+          WHERE m.call_id = p.call_id AND m.participant_id = p.identity AND m.source::text = 'transport'
+            AND m.sampled_at >= p.joined_at AND (p.left_at IS NULL OR m.sampled_at <= p.left_at))))
+      WHERE p.id = ${id}`;
   }
 
   async modeChanged(e: Jobs.ModeChangedJob): Promise<void> {

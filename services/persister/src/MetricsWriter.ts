@@ -94,14 +94,17 @@ export class MetricsWriter {
     }
     if (transports.size === 0) return;
     const list = JSON.stringify([...transports].map(([identity, ids]) => ({ identity, ids: [...ids] })));
-    // The participant's current stay (not yet left) on this call gets the transports it uses.
+    // The stay that covers the sample gets the transports: the participant.left job runs on the
+    // other queue and may land first, so "not yet left" would lose the last stay's transports.
     await this.#db.$executeRaw`
       UPDATE call_participant p SET
         transport_ids = ARRAY(SELECT DISTINCT unnest(coalesce(p.transport_ids, '{}') || v.ids)),
         node_id = ${e.nodeId}
       FROM (SELECT x.identity, ARRAY(SELECT jsonb_array_elements_text(x.ids)) AS ids
             FROM jsonb_to_recordset(${list}::jsonb) AS x(identity text, ids jsonb)) v
-      WHERE p.call_id = ${callId} AND p.identity = v.identity AND p.left_at IS NULL
+      WHERE p.call_id = ${callId} AND p.identity = v.identity
+        AND p.joined_at <= ${new Date(e.sampledAt)}
+        AND (p.left_at IS NULL OR p.left_at >= ${new Date(e.sampledAt)})
         AND NOT (v.ids <@ coalesce(p.transport_ids, '{}'))`;
   }
 

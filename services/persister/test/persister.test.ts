@@ -155,6 +155,13 @@ describe('persister', () => {
       );
       // The newest mode wins even though it was applied first.
       expect(session?.mode).toBe('p2p');
+      // Every stay has its transports, whichever of its row and its samples came first.
+      const stays = await queryPostgres<{ identity: string; transport_ids: string[] }>(
+        url,
+        'SELECT identity, transport_ids FROM call_participant WHERE call_id = $1 ORDER BY identity',
+        [call.callId],
+      );
+      expect(stays).toEqual(['p0', 'p1', 'p2'].map((p) => ({ identity: p, transport_ids: [`tr-${p}`] })));
     } finally {
       await publisher.close();
       connection.disconnect();

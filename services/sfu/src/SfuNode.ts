@@ -98,6 +98,9 @@ export class SfuNode {
         listenIp: config.rtc.listenIp,
         ports: config.rtc.ports,
         maxConsumersPerWorker: config.maxConsumersPerWorker,
+        ...(config.rtc.socketBufferBytes === undefined
+          ? {}
+          : { socketBufferBytes: config.rtc.socketBufferBytes }),
         ...(config.rtc.announcedAddress === undefined
           ? {}
           : { announcedAddress: config.rtc.announcedAddress }),

@@ -37,6 +37,9 @@ export class WorkerHandle extends EventEmitter<WorkerHandleEvents> {
         ip: options.listenIp,
         port: options.port,
         ...(options.announcedAddress === undefined ? {} : { announcedAddress: options.announcedAddress }),
+        ...(protocol === 'udp' && options.socketBufferBytes !== undefined
+          ? { recvBufferSize: options.socketBufferBytes, sendBufferSize: options.socketBufferBytes }
+          : {}),
       });
       const webRtcServer = await worker.createWebRtcServer({
         listenInfos: [listenInfo('udp'), listenInfo('tcp')],

@@ -6,6 +6,8 @@ export interface WorkerHandleOptions {
   announcedAddress?: string;
   /** The WebRtcServer's port, UDP and TCP: a worker needs one port, not a range. */
   port: number;
+  /** SO_RCVBUF/SO_SNDBUF of the UDP socket; kernel default when absent. */
+  socketBufferBytes?: number;
   logLevel?: types.WorkerLogLevel;
 }
 

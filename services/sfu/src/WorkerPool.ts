@@ -70,6 +70,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       index,
       listenIp: this.#o.listenIp,
       port: this.#o.ports[index]!,
+      ...(this.#o.socketBufferBytes === undefined ? {} : { socketBufferBytes: this.#o.socketBufferBytes }),
       ...(this.#o.announcedAddress === undefined ? {} : { announcedAddress: this.#o.announcedAddress }),
       ...(this.#o.logLevel === undefined ? {} : { logLevel: this.#o.logLevel }),
     });

@@ -7,6 +7,8 @@ export interface WorkerPoolOptions {
   announcedAddress?: string;
   /** ports[i] is worker i's WebRtcServer port; a replacement worker reuses its predecessor's. */
   ports: number[];
+  /** SO_RCVBUF/SO_SNDBUF of each WebRtcServer UDP socket; kernel default when absent. */
+  socketBufferBytes?: number;
   maxConsumersPerWorker: number;
   logLevel?: types.WorkerLogLevel;
 }

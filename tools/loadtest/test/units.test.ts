@@ -75,11 +75,15 @@ describe('StreamMonitor: what a subscriber counts', () => {
     };
     frame(3000, t); // a delta frame before any keyframe: nothing to decode it against
     expect(m.counters.frames).toBe(0);
-    for (let i = 0; i < 30; i++) frame(6000 + i * 3000, (t += 33), i === 0);
+    for (let i = 0; i < 30; i++) {
+      t += 33;
+      frame(6000 + i * 3000, t, i === 0);
+    }
     expect(m.counters).toMatchObject({ frames: 30, keyframes: 1, freezes: 0 });
     expect(m.counters.firstFrameAt).toBe(33);
     // Half a second without a frame: a freeze (3 × 33 ms and 33 + 150 ms are both shorter).
-    frame(200_000, (t += 500));
+    t += 500;
+    frame(200_000, t);
     expect(m.counters.freezes).toBe(1);
     expect(Math.round(m.counters.freezeMs)).toBe(500);
   });

@@ -29,6 +29,16 @@ export const sfuEnv = z.object({
   SFU_PIPE_ANNOUNCED_ADDRESS: envField(parseString(1), {
     description: 'Address other SFU nodes reach this one at, when it differs from the pipe listen IP',
   }),
+  // One WebRtcServer socket per worker carries every client of that worker: at 30 participants that
+  // is ~50 Mbit/s in, and the kernel's default ~208 KB held 30 ms of it — keyframe bursts overflowed
+  // it (the load tester's sizing runs, see tools/loadtest). 0 keeps the kernel default.
+  SFU_RTC_SOCKET_BUFFER_BYTES: intField({
+    min: 0,
+    max: 268_435_456,
+    default: 0,
+    description:
+      "Send/receive buffer of each worker's WebRTC UDP socket, 0 = kernel default (~208 KB); capped by net.core.rmem_max/wmem_max",
+  }),
   // Measured (bench/cascade): at CPU saturation a 4 MiB buffer turned pipe drops into 1.5 s of
   // queueing; the kernel default keeps real-time media fresh. For bursty links, raise with care.
   SFU_PIPE_SOCKET_BUFFER_BYTES: intField({
@@ -100,6 +110,7 @@ export interface SfuConfig extends CommonConfig {
     basePort: number;
     /** ports[i] belongs to worker i (UDP and TCP). */
     ports: number[];
+    socketBufferBytes?: number;
   };
   /** Node-to-node pipes (one UDP port per call and node pair, from the range). */
   pipe: {
@@ -150,6 +161,7 @@ export const sfuConfig = sfuEnv.transform((e, ctx): SfuConfig => {
     ports: Array.from({ length: e.SFU_WORKERS }, (_, i) => e.SFU_RTC_PORT + i),
   };
   if (e.SFU_RTC_ANNOUNCED_ADDRESS !== undefined) rtc.announcedAddress = e.SFU_RTC_ANNOUNCED_ADDRESS;
+  if (e.SFU_RTC_SOCKET_BUFFER_BYTES > 0) rtc.socketBufferBytes = e.SFU_RTC_SOCKET_BUFFER_BYTES;
   if (e.SFU_PIPE_PORT_MAX < e.SFU_PIPE_PORT_MIN) {
     ctx.addIssue({
       code: 'custom',
