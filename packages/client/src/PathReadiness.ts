@@ -60,12 +60,10 @@ export class PathReadiness extends TypedEmitter<PathReadinessEvents> {
     }
     this.#reported.add(t.id);
     this.update();
-    const mediaGapMs = selector.takeSwitchGap();
-    this.safeEmit('ready', {
-      transitionId: t.id,
-      path: t.to,
-      ...(mediaGapMs !== undefined ? { mediaGapMs } : {}),
-    });
+    // Nothing switched yet means the old tracks still play while the new ones flow: the switch that
+    // follows is gapless, so the report is 0 rather than absent (absent read as "no data").
+    const mediaGapMs = selector.takeSwitchGap() ?? 0;
+    this.safeEmit('ready', { transitionId: t.id, path: t.to, mediaGapMs });
   }
 
   /** Starts or stops polling after the transition changed. */

@@ -249,8 +249,9 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
   #expose(slot: Slot, next: Candidate): void {
     const previous = slot.exposed;
     const firstFrame = next.watcher.firstProgressAt;
-    if (previous && firstFrame !== undefined && !slot.screen) {
+    if (previous && firstFrame !== undefined && slot.kind === 'video' && !slot.screen) {
       // A still-playing old track means no gap; a stopped one left a gap until the new one's first frame.
+      // Video only: audio in silence (DTX) sends nothing, which is no gap anyone sees.
       const gap = firstFrame - (previous.lastSeenAt ?? lastSeen(previous) ?? firstFrame);
       this.#switchGapMs = Math.max(this.#switchGapMs ?? 0, gap, 0);
     }
