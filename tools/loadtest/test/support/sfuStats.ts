@@ -2,8 +2,8 @@
 // @trellis/bus and @trellis/telemetry are not (yet) devDependencies of this package, so their
 // sources are imported by path; their own dependencies resolve from their package directories.
 import { GetPeerStats } from '@trellis/protocol';
-import { RedisBus } from '../../../../packages/bus/src/index';
-import { createLogger, createMetricsRegistry } from '../../../../packages/telemetry/src/index';
+import { RedisBus } from '@trellis/bus';
+import { createLogger, createMetricsRegistry } from '@trellis/telemetry';
 
 export type PeerStats = Awaited<ReturnType<SfuStatsReader['peer']>>;
 
