@@ -1,7 +1,7 @@
 // Not a dependency of this package (yet): the dev secret the test stack's signaling verifies with.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_JWT_SECRET } from '@trellis/config';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type InProcessSignaling,
   type Stack,

@@ -1,8 +1,9 @@
 // The SFU's own view of a peer, asked over the cluster bus as signaling asks it.
 // @trellis/bus and @trellis/telemetry are not (yet) devDependencies of this package, so their
 // sources are imported by path; their own dependencies resolve from their package directories.
-import { GetPeerStats } from '@trellis/protocol';
+
 import { RedisBus } from '@trellis/bus';
+import { GetPeerStats } from '@trellis/protocol';
 import { createLogger, createMetricsRegistry } from '@trellis/telemetry';
 
 export type PeerStats = Awaited<ReturnType<SfuStatsReader['peer']>>;
