@@ -27,6 +27,8 @@ const { values } = parseArgs({
     flags: { type: 'string', default: '' },
     /** The SFU's per-worker consumer cap (default 500) would stop a call at ~16 per worker first. */
     'max-consumers-per-worker': { type: 'string', default: '5000' },
+    /** SFU_RTC_SOCKET_BUFFER_BYTES of the sfu nodes (0 = the kernel's ~208 KB). */
+    'rtc-socket-buffer': { type: 'string', default: '0' },
     'keep-going': { type: 'boolean', default: false },
   },
 });
@@ -106,7 +108,11 @@ async function main(): Promise<void> {
           redisUrl: redis.url,
           nodeId: id,
           workers: 1,
-          env: { LOG_LEVEL: 'info', SFU_MAX_CONSUMERS_PER_WORKER: values['max-consumers-per-worker'] },
+          env: {
+            LOG_LEVEL: 'info',
+            SFU_MAX_CONSUMERS_PER_WORKER: values['max-consumers-per-worker'],
+            SFU_RTC_SOCKET_BUFFER_BYTES: values['rtc-socket-buffer'],
+          },
         }),
       );
     }
@@ -173,6 +179,7 @@ async function main(): Promise<void> {
             flags: values.flags,
             sfuNodes: 2,
             maxConsumersPerWorker: Number(values['max-consumers-per-worker']),
+            rtcSocketBufferBytes: Number(values['rtc-socket-buffer']),
           },
           baseline: baseline && summary(baseline),
           // The largest call that held, and the first that broke, with `trellis load`'s whole report.
