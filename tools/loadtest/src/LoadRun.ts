@@ -38,7 +38,7 @@ export async function runLoad(input: LoadOptionsInput, hooks: LoadRunHooks = {})
   const o = LoadOptions.parse(input);
   const log = hooks.log ?? (() => undefined);
   loadMediaClip(log);
-  const specs = await plan(o);
+  const specs = await planParticipants(o);
   const workerCount = Math.min(o.workers, specs.length);
   const t0 = Date.now() + START_DELAY_MS;
   const endAt = t0 + o.durationSeconds * 1000;
@@ -127,7 +127,8 @@ export async function runLoad(input: LoadOptionsInput, hooks: LoadRunHooks = {})
   return { ...report, participants: results };
 }
 
-async function plan(o: LoadOptions): Promise<ParticipantSpec[]> {
+/** One spec per participant: tokens minted with the secret, or the given tokens grouped by room. */
+export async function planParticipants(o: LoadOptions): Promise<ParticipantSpec[]> {
   const common = {
     url: o.url,
     publishVideo: o.publishVideo,
