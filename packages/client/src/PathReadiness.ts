@@ -30,6 +30,8 @@ export class PathReadiness extends TypedEmitter<PathReadinessEvents> {
   readonly #reported = new Set<string>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #enabled = false;
+  /** The transition whose switch gap is being measured. */
+  #gapWindow: string | undefined;
 
   constructor(options: PathReadinessOptions) {
     super();
@@ -69,6 +71,12 @@ export class PathReadiness extends TypedEmitter<PathReadinessEvents> {
   /** Starts or stops polling after the transition changed. */
   update(): void {
     const t = this.#o.room.transition;
+    if (t && t.id !== this.#gapWindow) {
+      // A new migration measures its own switch: a freeze before it (a drain's re-home, say) is not
+      // part of it and must not be reported as its gap.
+      this.#gapWindow = t.id;
+      this.#o.selector.takeSwitchGap();
+    }
     const due = this.#enabled && t !== undefined && !this.#reported.has(t.id);
     if (due && !this.#timer) {
       this.#timer = setInterval(() => this.check(), POLL_MS);
