@@ -28,7 +28,7 @@ const { values } = parseArgs({
     /** The SFU's per-worker consumer cap (default 500) would stop a call at ~16 per worker first. */
     'max-consumers-per-worker': { type: 'string', default: '5000' },
     /** SFU_RTC_SOCKET_BUFFER_BYTES of the sfu nodes (0 = the kernel's ~208 KB). */
-    'rtc-socket-buffer': { type: 'string', default: '0' },
+    'rtc-socket-buffer': { type: 'string', default: '4194304' },
     'keep-going': { type: 'boolean', default: false },
   },
 });

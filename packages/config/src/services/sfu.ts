@@ -29,15 +29,16 @@ export const sfuEnv = z.object({
   SFU_PIPE_ANNOUNCED_ADDRESS: envField(parseString(1), {
     description: 'Address other SFU nodes reach this one at, when it differs from the pipe listen IP',
   }),
-  // One WebRtcServer socket per worker carries every client of that worker: at 30 participants that
-  // is ~50 Mbit/s in, and the kernel's default ~208 KB held 30 ms of it — keyframe bursts overflowed
-  // it (the load tester's sizing runs, see tools/loadtest). 0 keeps the kernel default.
+  // One WebRtcServer socket per worker carries every client of that worker. Measured with
+  // `pnpm bench:load` on 2 cores: with the kernel's ~208 KB, a 35-person call lost 10 % (262k
+  // kernel drops on the workers' sockets, then NACK/PLI storms); with 4 MiB, calls of 30, 35 and 40
+  // lost 0 % with no drops. The kernel caps it at net.core.rmem_max/wmem_max (raise those too).
   SFU_RTC_SOCKET_BUFFER_BYTES: intField({
     min: 0,
     max: 268_435_456,
-    default: 0,
+    default: 4_194_304,
     description:
-      "Send/receive buffer of each worker's WebRTC UDP socket, 0 = kernel default (~208 KB); capped by net.core.rmem_max/wmem_max",
+      "Send/receive buffer of each worker's WebRTC UDP socket (0 = kernel default, ~208 KB); capped by net.core.rmem_max/wmem_max",
   }),
   // Measured (bench/cascade): at CPU saturation a 4 MiB buffer turned pipe drops into 1.5 s of
   // queueing; the kernel default keeps real-time media fresh. For bursty links, raise with care.
