@@ -2,5 +2,4 @@ export * from './CallRecorder';
 export * from './MetricsWriter';
 export * from './PersisterNode';
 export * from './PersisterNodeTypes';
-export * from './redisConnection';
 export * from './WebhookSender';

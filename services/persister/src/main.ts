@@ -1,10 +1,10 @@
 // Persister: reads its config, wires the database, the job queues, telemetry and the node, and
 // stops cleanly on signals (jobs in flight finish first).
+import { createRedisConnection } from '@trellis/bus';
 import { loadConfig, persisterConfig } from '@trellis/config';
 import { createDb } from '@trellis/db';
 import { createLogger, createMetricsRegistry, startMetricsServer } from '@trellis/telemetry';
 import { PersisterNode } from './PersisterNode';
-import { redisConnection } from './redisConnection';
 
 const config = loadConfig(persisterConfig);
 const logger = createLogger({ service: 'persister', nodeId: config.nodeId, level: config.logLevel });
@@ -13,7 +13,9 @@ const db = createDb({
   databaseUrl: config.databaseUrl,
   poolSize: config.concurrency + config.metricsConcurrency,
 });
-const connection = redisConnection(config.redis, `persister:${config.nodeId}`);
+// The bus's connection factory: waits through a Redis restart and a Sentinel failover, as BullMQ
+// workers need (maxRetriesPerRequest: null).
+const connection = createRedisConnection(config.redis, { name: `persister:${config.nodeId}`, logger });
 const node = new PersisterNode({
   db,
   connection,
