@@ -1,5 +1,14 @@
 import { Writable } from 'node:stream';
+import type { RedisBus } from '@trellis/bus';
+import {
+  ConnectPlainTransport,
+  Consume,
+  CreatePlainTransport,
+  GetRouterCapabilities,
+  Produce,
+} from '@trellis/protocol';
 import { createLogger } from '@trellis/telemetry';
+import { createRtpReceiver } from '@trellis/testkit/media';
 import getPort from 'get-port';
 import type { types } from 'mediasoup';
 import type { RoomOptions } from '../../src/Room';
@@ -49,4 +58,51 @@ export function roomOptions(roomId: string, pool: WorkerPool): RoomOptions {
     },
     pipe: { listenIp: '127.0.0.1', portRange: { min: 21000, max: 21999 } },
   };
+}
+
+type Request = RedisBus['commands']['request'];
+
+/** Bus commands to one sfu node, typed by their definition; `bus` is read at each call. */
+export function commandsTo(bus: () => RedisBus, nodeId: string) {
+  return <C extends Parameters<Request>[1]>(def: C, payload: Parameters<Request>[2]) =>
+    bus().commands.request(nodeId, def, payload as never);
+}
+
+/**
+ * Through bus commands only: peer `pub` produces VP8 (`ssrc`) on a comedia plain transport, peer
+ * `sub` consumes it on a plain transport connected to a local RTP receiver. The consumer is left
+ * paused, as Consume creates it.
+ */
+export async function plainRtpPair(call: ReturnType<typeof commandsTo>, roomId: string, ssrc: number) {
+  const { rtpCapabilities } = await call(GetRouterCapabilities, { roomId });
+  const ingest = await call(CreatePlainTransport, {
+    roomId,
+    peerId: 'pub',
+    direction: 'send',
+    comedia: true,
+  });
+  const { producerId } = await call(Produce, {
+    roomId,
+    peerId: 'pub',
+    transportId: ingest.transportId,
+    kind: 'video',
+    rtpParameters: vp8Parameters(ssrc),
+  });
+  const receiver = await createRtpReceiver();
+  const egress = await call(CreatePlainTransport, { roomId, peerId: 'sub', direction: 'recv' });
+  await call(ConnectPlainTransport, {
+    roomId,
+    peerId: 'sub',
+    transportId: egress.transportId,
+    ip: '127.0.0.1',
+    port: receiver.port,
+  });
+  const consumer = await call(Consume, {
+    roomId,
+    peerId: 'sub',
+    transportId: egress.transportId,
+    producerId,
+    rtpCapabilities,
+  });
+  return { rtpCapabilities, ingest, producerId, receiver, egress, consumer };
 }

@@ -4,7 +4,6 @@ import {
   ClosePeer,
   ConnectPlainTransport,
   ConnectTransport,
-  Consume,
   CreatePlainTransport,
   CreateWebRtcTransport,
   GetPeerStats,
@@ -22,10 +21,10 @@ import {
 } from '@trellis/protocol';
 import { createMetricsRegistry } from '@trellis/telemetry';
 import { type RedisServer, startRedis, waitFor } from '@trellis/testkit';
-import { createRtpReceiver, openUdpSocket, sendRtpStream, vp8Payload } from '@trellis/testkit/media';
+import { openUdpSocket, sendRtpStream, vp8Payload } from '@trellis/testkit/media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SfuNode } from '../../src/SfuNode';
-import { freePorts, quietLogger, VP8_PT, vp8Parameters } from './fixtures';
+import { commandsTo, freePorts, plainRtpPair, quietLogger, VP8_PT } from './fixtures';
 
 describe('SfuNode served over the bus (in process)', () => {
   let redis: RedisServer;
@@ -79,46 +78,11 @@ describe('SfuNode served over the bus (in process)', () => {
     await redis?.stop();
   });
 
-  const call = client_request();
-  function client_request() {
-    return <C extends Parameters<RedisBus['commands']['request']>[1]>(
-      def: C,
-      payload: Parameters<RedisBus['commands']['request']>[2],
-    ) => client.commands.request('sfu-inproc', def, payload as never);
-  }
+  const call = commandsTo(() => client, 'sfu-inproc');
 
   it('forwards plain RTP between peers set up entirely through bus commands, and reports it', async () => {
     const roomId = 'call-1';
-    const { rtpCapabilities } = await call(GetRouterCapabilities, { roomId });
-    const ingest = await call(CreatePlainTransport, {
-      roomId,
-      peerId: 'pub',
-      direction: 'send',
-      comedia: true,
-    });
-    const { producerId } = await call(Produce, {
-      roomId,
-      peerId: 'pub',
-      transportId: ingest.transportId,
-      kind: 'video',
-      rtpParameters: vp8Parameters(0x2222),
-    });
-    const receiver = await createRtpReceiver();
-    const egress = await call(CreatePlainTransport, { roomId, peerId: 'sub', direction: 'recv' });
-    await call(ConnectPlainTransport, {
-      roomId,
-      peerId: 'sub',
-      transportId: egress.transportId,
-      ip: '127.0.0.1',
-      port: receiver.port,
-    });
-    const consumer = await call(Consume, {
-      roomId,
-      peerId: 'sub',
-      transportId: egress.transportId,
-      producerId,
-      rtpCapabilities,
-    });
+    const { ingest, producerId, receiver, consumer } = await plainRtpPair(call, roomId, 0x2222);
     expect(consumer).toMatchObject({ paused: true, kind: 'video', type: 'simple' });
     await call(ResumeConsumer, { roomId, peerId: 'sub', consumerId: consumer.consumerId });
     await call(SetConsumerPreferences, {

@@ -1,21 +1,13 @@
 import { RedisBus } from '@trellis/bus';
 import { loadConfig, sfuConfig } from '@trellis/config';
-import {
-  ConnectPlainTransport,
-  Consume,
-  CreatePlainTransport,
-  GetRouterCapabilities,
-  Jobs,
-  Produce,
-  ResumeConsumer,
-} from '@trellis/protocol';
+import { Jobs, ResumeConsumer } from '@trellis/protocol';
 import { createMetricsRegistry } from '@trellis/telemetry';
 import { type RedisServer, startRedis, waitFor } from '@trellis/testkit';
-import { createRtpReceiver, openUdpSocket, sendRtpStream, vp8Payload } from '@trellis/testkit/media';
+import { openUdpSocket, sendRtpStream, vp8Payload } from '@trellis/testkit/media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SfuNode } from '../../src/SfuNode';
 import { StatsSampler } from '../../src/StatsSampler';
-import { freePorts, quietLogger, VP8_PT, vp8Parameters } from './fixtures';
+import { commandsTo, freePorts, plainRtpPair, quietLogger, VP8_PT } from './fixtures';
 
 describe('StatsSampler: metrics.sample jobs from real mediasoup stats', () => {
   let redis: RedisServer;
@@ -60,41 +52,9 @@ describe('StatsSampler: metrics.sample jobs from real mediasoup stats', () => {
   });
 
   it('samples each producer, consumer and transport, with rates and loss over the interval', async () => {
-    const call = <C extends Parameters<RedisBus['commands']['request']>[1]>(
-      def: C,
-      payload: Parameters<RedisBus['commands']['request']>[2],
-    ) => client.commands.request('sfu-sampler', def, payload as never);
+    const call = commandsTo(() => client, 'sfu-sampler');
     const roomId = 'sampled';
-    const { rtpCapabilities } = await call(GetRouterCapabilities, { roomId });
-    const ingest = await call(CreatePlainTransport, {
-      roomId,
-      peerId: 'pub',
-      direction: 'send',
-      comedia: true,
-    });
-    const { producerId } = await call(Produce, {
-      roomId,
-      peerId: 'pub',
-      transportId: ingest.transportId,
-      kind: 'video',
-      rtpParameters: vp8Parameters(0x3333),
-    });
-    const receiver = await createRtpReceiver();
-    const egress = await call(CreatePlainTransport, { roomId, peerId: 'sub', direction: 'recv' });
-    await call(ConnectPlainTransport, {
-      roomId,
-      peerId: 'sub',
-      transportId: egress.transportId,
-      ip: '127.0.0.1',
-      port: receiver.port,
-    });
-    const consumer = await call(Consume, {
-      roomId,
-      peerId: 'sub',
-      transportId: egress.transportId,
-      producerId,
-      rtpCapabilities,
-    });
+    const { ingest, producerId, receiver, egress, consumer } = await plainRtpPair(call, roomId, 0x3333);
     await call(ResumeConsumer, { roomId, peerId: 'sub', consumerId: consumer.consumerId });
 
     const sampler = new StatsSampler({
