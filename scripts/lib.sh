@@ -3,7 +3,7 @@
 
 TRELLIS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TRELLIS_CACHE=${TRELLIS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/trellis}
-MEDIASOUP_PKG_VERSION=3.19.3 # newest 3.x whose engines accept Node 20
+MEDIASOUP_PKG_VERSION=3.27.1
 PNPM_VERSION=10.34.9
 
 step() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
@@ -35,4 +35,16 @@ apt_ensure() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
     | grep -E '^(Setting up|Unpacking)' | sed 's/^/    /'
   ok "installed ${#missing[@]} apt packages"
+}
+
+. "$TRELLIS_ROOT/scripts/node.sh"
+
+# pnpm lives in the cache too, beside the Node it runs on: nothing global is installed or replaced.
+use_pnpm() {
+  local home="$TRELLIS_CACHE/pnpm/$PNPM_VERSION"
+  if [ ! -x "$home/node_modules/.bin/pnpm" ]; then
+    step "pnpm $PNPM_VERSION (into $home)"
+    npm install --prefix "$home" --no-fund --no-audit --no-save --loglevel=error "pnpm@$PNPM_VERSION" 2>&1 | sed 's/^/    /'
+  fi
+  export PATH="$home/node_modules/.bin:$PATH"
 }

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Brings a fresh Debian 12 machine (Node 20 + npm only) to where Trellis runs and tests: Debian
-# packages, pnpm, workspace dependencies, the mediasoup worker. Idempotent: a second run only checks.
+# Brings a fresh Debian 12 machine (any Node.js with npm) to where Trellis runs and tests: Node.js 24,
+# Debian packages, pnpm, workspace dependencies, the mediasoup worker. Idempotent: a second run only
+# checks. Sourced by ./trellis, so the PATH and MEDIASOUP_WORKER_BIN it sets reach every command.
 # Usage: scripts/setup.sh [run|test]   (test also installs what only the tests need)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$TRELLIS_ROOT"
 purpose=${1:-run}
 
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-[ "$node_major" -ge 20 ] || die "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))"
+step "Node.js $TRELLIS_NODE_MIN_MAJOR"
+use_node24
+ok "node $(node --version) ($(command -v node))"
 
 step "Debian packages"
 # Data stores of the local cluster and of the tests. PostgreSQL's server binaries are used directly
@@ -23,9 +25,7 @@ fi
 apt_ensure "${packages[@]}"
 
 step "pnpm $PNPM_VERSION"
-if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
-  npm install -g --no-fund --no-audit "pnpm@$PNPM_VERSION" 2>&1 | sed 's/^/    /'
-fi
+use_pnpm
 ok "pnpm $(pnpm --version)"
 
 step "workspace dependencies"

@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # Persister (BullMQ workers writing call history to PostgreSQL). Build from the repository root:
 #   docker build -f infra/docker/persister.Dockerfile -t trellis/persister .
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 ARG PNPM_VERSION=10.34.9
 
 FROM ${NODE_IMAGE} AS build

@@ -1,12 +1,12 @@
 # syntax=docker/dockerfile:1.7
 # SFU node (mediasoup workers). Build from the repository root:
 #   docker build -f infra/docker/sfu.Dockerfile -t trellis/sfu .
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 ARG PNPM_VERSION=10.34.9
 
 # ---- worker: the mediasoup worker exactly as the README's set-up gets it (scripts/mediasoup-worker.sh):
 # mediasoup's prebuilt binary when GitHub answers, else a build from the npm tarball's sources against
-# Debian 12's libraries (the script installs the build tools; about 4 minutes on 2 cores).
+# Debian 12's libraries (the script installs the build tools; about 5 minutes on 2 cores).
 FROM ${NODE_IMAGE} AS worker
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
@@ -30,7 +30,7 @@ RUN pnpm install --offline --frozen-lockfile
 # ---- runtime: Debian's shared libraries the source-built worker links against (OFFLINE.md).
 FROM ${NODE_IMAGE} AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libuv1 libssl3 libsrtp2-1 libusrsctp2 libabsl20220623 \
+ && apt-get install -y --no-install-recommends libuv1 libssl3 libsrtp2-1 libabsl20220623 \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     MEDIASOUP_WORKER_BIN=/opt/mediasoup/mediasoup-worker \

@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # Signaling node (REST + Socket.IO, the P2P↔SFU mode machine). Build from the repository root:
 #   docker build -f infra/docker/signaling.Dockerfile -t trellis/signaling .
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 ARG PNPM_VERSION=10.34.9
 
 # ---- build: the workspace's dependencies, fetched from the lockfile alone so that this layer is

@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # Web app (Next.js: lobby and call page on the client SDK). Build from the repository root:
 #   docker build -f infra/docker/web.Dockerfile -t trellis/web .
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 ARG PNPM_VERSION=10.34.9
 
 FROM ${NODE_IMAGE} AS build

@@ -11,7 +11,7 @@ export interface SfuSessionOptions {
   participantId: string;
   /** Sends API requests (a SignalingClient's `request`, or a test adapter). */
   request: ApiRequestFn;
-  /** mediasoup-client handler (e.g. `Chrome111.createFactory()` on wrtc). Default: detected. */
+  /** mediasoup-client handler (e.g. `Chrome111.createFactory({})` on wrtc). Default: detected. */
   handlerFactory?: msc.HandlerFactory;
   /** Passed to the transports (TURN for networks that can't reach the SFU directly). */
   iceServers?: RTCIceServer[];

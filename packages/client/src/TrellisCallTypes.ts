@@ -22,7 +22,7 @@ export interface TrellisCallOptions {
   localTracks?: MediaStreamTrack[];
   /** WebRTC implementation for the P2P path. Default: the globals (wrtc's once installed, in Node). */
   webrtc?: { RTCPeerConnection?: typeof RTCPeerConnection };
-  /** mediasoup-client handler factory (e.g. `Chrome111.createFactory()` on wrtc). Default: detected. */
+  /** mediasoup-client handler factory (e.g. `Chrome111.createFactory({})` on wrtc). Default: detected. */
   handlerFactory?: msc.HandlerFactory;
   /** Camera video as three simulcast layers on the SFU. Default true. */
   simulcast?: boolean;

@@ -40,7 +40,7 @@ describe('SfuSession against an in-process mediasoup router', { timeout: 60_000 
           roomId: 'room-1',
           participantId: id,
           request: room.requestFor(id),
-          handlerFactory: Chrome111.createFactory(),
+          handlerFactory: Chrome111.createFactory({}),
         }),
         (s) => s.close(),
       );

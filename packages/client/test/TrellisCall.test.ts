@@ -51,7 +51,7 @@ describe('TrellisCall: P2P ↔ SFU with real media (fake signaling, real mediaso
         roomId: 'room-1',
         localTracks: media.tracks,
         signaling: server.channel(id),
-        handlerFactory: Chrome111.createFactory(),
+        handlerFactory: Chrome111.createFactory({}),
         logger: consoleLogger('error', `[${id}]`),
       }),
       (c) => c.close(),

@@ -80,7 +80,8 @@ async function consume(
     id: server.id,
     producerId,
     kind: server.kind,
-    rtpParameters: server.rtpParameters,
+    // mediasoup 3.27 knows header extensions (toffset) that mediasoup-client 3.24's type omits.
+    rtpParameters: server.rtpParameters as client.RtpParameters,
   });
   onCleanup(() => local.close());
   return { server, local };

@@ -86,8 +86,8 @@ export class SignalingNode {
     });
     const heartbeatMs = options.heartbeatMs ?? 2000;
 
-    const pub = redis.duplicate();
-    const sub = redis.duplicate();
+    const pub = duplicateConnection(redis, `${config.nodeId}:sio-pub`, log);
+    const sub = duplicateConnection(redis, `${config.nodeId}:sio-sub`, log);
     this.#adapterClients = [pub, sub];
     this.http = createServer();
     this.io = new Server(this.http, {

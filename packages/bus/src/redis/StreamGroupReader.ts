@@ -296,7 +296,8 @@ export class StreamGroupReader {
       if (since < threshold) byStream.set(stream, [...(byStream.get(stream) ?? []), id]);
     }
     for (const [stream, ids] of byStream) {
-      await this.#o.redis.xclaim(stream, this.#o.group, this.#o.consumer, 0, ...ids, 'JUSTID');
+      // ioredis 6's typed xclaim has no overload for a spread of ids before JUSTID.
+      await this.#o.redis.call('XCLAIM', stream, this.#o.group, this.#o.consumer, '0', ...ids, 'JUSTID');
     }
   }
 

@@ -52,7 +52,7 @@ export function installWrtcGlobals(): WrtcModule {
  */
 export async function createWrtcDevice(routerRtpCapabilities?: client.RtpCapabilities): Promise<Device> {
   installWrtcGlobals();
-  const device = new Device({ handlerFactory: Chrome111.createFactory() });
+  const device = new Device({ handlerFactory: Chrome111.createFactory({}) });
   if (routerRtpCapabilities) await device.load({ routerRtpCapabilities });
   return device;
 }

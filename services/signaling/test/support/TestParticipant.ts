@@ -61,7 +61,7 @@ export class TestParticipant {
       token: opts.token,
       roomId: opts.roomId,
       localTracks: [video.track as unknown as MediaStreamTrack],
-      handlerFactory: Chrome111.createFactory(),
+      handlerFactory: Chrome111.createFactory({}),
       ...(opts.simulcast === undefined ? {} : { simulcast: opts.simulcast }),
     });
     const participant = new TestParticipant(opts.id, call, video);
