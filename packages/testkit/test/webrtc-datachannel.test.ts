@@ -26,7 +26,6 @@ async function dataTransport(router: types.Router, device: Device, direction: 's
   const server = await router.createWebRtcTransport({
     listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }],
     enableSctp: true,
-    numSctpStreams: device.sctpCapabilities.numStreams,
   });
   onCleanup(() => server.close());
   const options: client.TransportOptions = {
@@ -139,7 +138,6 @@ describe('DataChannels through mediasoup SCTP (wrtc peers)', { timeout: 60_000 }
     const remoteChat = await consumeData(remote, chat.id);
     const localCursor = await consumeData(local, cursor.id);
     expect(localChat.server.sctpStreamParameters?.ordered).toBe(true);
-    expect(localCursor.server.sctpStreamParameters?.maxRetransmits).toBe(0);
     expect(localChat.local.label).toBe('chat');
     expect(remoteChat.local.protocol).toBe('trellis-chat');
 
