@@ -76,8 +76,7 @@ describe('infra/docker/*.Dockerfile', () => {
   it('builds the SFU worker with the set-up script and ships its runtime libraries', () => {
     const sfu = readFileSync(join(DIR, 'sfu.Dockerfile'), 'utf8');
     expect(sfu).toContain('scripts/mediasoup-worker.sh');
-    for (const lib of ['libuv1', 'libssl3', 'libsrtp2-1', 'libabsl20220623'])
-      expect(sfu).toContain(lib);
+    for (const lib of ['libuv1', 'libssl3', 'libsrtp2-1', 'libabsl20220623']) expect(sfu).toContain(lib);
     expect(sfu).toMatch(/MEDIASOUP_WORKER_BIN=\/opt\/mediasoup\/mediasoup-worker/);
   });
 });

@@ -22,7 +22,11 @@ interface DataPeer {
   local: client.Transport;
 }
 
-async function dataTransport(router: types.Router, device: Device, direction: 'send' | 'recv'): Promise<DataPeer> {
+async function dataTransport(
+  router: types.Router,
+  device: Device,
+  direction: 'send' | 'recv',
+): Promise<DataPeer> {
   const server = await router.createWebRtcTransport({
     listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }],
     enableSctp: true,
@@ -35,7 +39,8 @@ async function dataTransport(router: types.Router, device: Device, direction: 's
     dtlsParameters: server.dtlsParameters,
     sctpParameters: server.sctpParameters as client.SctpParameters,
   };
-  const local = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
+  const local =
+    direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
   onCleanup(() => local.close());
   local.on('connect', ({ dtlsParameters }, callback, errback) => {
     server.connect({ dtlsParameters }).then(callback, errback);
