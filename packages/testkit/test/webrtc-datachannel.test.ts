@@ -46,7 +46,13 @@ async function dataTransport(
     server.connect({ dtlsParameters }).then(callback, errback);
   });
   local.on('producedata', ({ sctpStreamParameters, label, protocol }, callback, errback) => {
-    server.produceData({ sctpStreamParameters, label, protocol }).then(({ id }) => callback({ id }), errback);
+    server
+      .produceData({
+        sctpStreamParameters: sctpStreamParameters as types.SctpStreamParameters,
+        label,
+        protocol,
+      })
+      .then(({ id }) => callback({ id }), errback);
   });
   return { device, server, local };
 }
