@@ -31,6 +31,7 @@ export class WorkerHandle extends EventEmitter<WorkerHandleEvents> {
 
   static async create(options: WorkerHandleOptions): Promise<WorkerHandle> {
     const worker = await createWorker({ logLevel: options.logLevel ?? 'warn' });
+    releaseProcessSignals(worker);
     try {
       const listenInfo = (protocol: 'udp' | 'tcp'): types.TransportListenInfo => ({
         protocol,
@@ -95,4 +96,16 @@ export class WorkerHandle extends EventEmitter<WorkerHandleEvents> {
       });
     });
   }
+}
+
+/**
+ * mediasoup 3.2x closes each worker on the process's first SIGINT/SIGTERM (a listener it adds in
+ * the Worker constructor, with no option to turn it off). The sfu node owns those signals: SIGTERM
+ * drains (calls move to other nodes while media still flows), and the node closes its workers last.
+ */
+function releaseProcessSignals(worker: types.Worker): void {
+  const onSignal = (worker as unknown as { onSignal?: (signal: NodeJS.Signals) => void }).onSignal;
+  if (typeof onSignal !== 'function') return;
+  process.removeListener('SIGINT', onSignal);
+  process.removeListener('SIGTERM', onSignal);
 }

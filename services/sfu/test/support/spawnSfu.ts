@@ -24,6 +24,7 @@ export async function spawnSfu(opts: {
   const metricsPort = await getPort({ host: '127.0.0.1' });
   const proc = spawnProcess(process.execPath, ['--import', 'tsx', main], {
     name: `sfu:${opts.nodeId}`,
+    echo: process.env.SFU_TEST_ECHO === '1',
     env: {
       ...process.env,
       NODE_ENV: 'test',
