@@ -6,7 +6,7 @@ import type { ConsumerPreferences } from './ReceivePolicy';
 import type { RemoteTrackSelector } from './RemoteTrackSelector';
 import type { RoomState } from './RoomState';
 import { SfuSession } from './SfuSession';
-import type { SfuRemoteTrack } from './SfuSessionTypes';
+import type { SfuRemoteTrack, VideoCodecPreference } from './SfuSessionTypes';
 import type { ApiRequestFn } from './SignalingClientTypes';
 import { TrellisClientError } from './TrellisClientError';
 import { TypedEmitter } from './TypedEmitter';
@@ -31,6 +31,7 @@ export interface MediaPathsOptions {
   handlerFactory?: msc.HandlerFactory;
   /** Camera simulcast on the SFU (default true). */
   simulcast?: boolean;
+  videoCodec?: VideoCodecPreference;
   /** What to receive of each SFU consumer (pagination, simulcast layer); applied as consumers appear. */
   receivePreferences?: (remote: SfuRemoteTrack) => ConsumerPreferences;
   logger: TrellisLogger;
@@ -129,6 +130,7 @@ export class MediaPaths extends TypedEmitter<MediaPathsEvents> {
       ...(this.#o.handlerFactory ? { handlerFactory: this.#o.handlerFactory } : {}),
       ...(room.iceServers.length > 0 ? { iceServers: room.iceServers } : {}),
       ...(this.#o.simulcast !== undefined ? { simulcast: this.#o.simulcast } : {}),
+      ...(this.#o.videoCodec ? { videoCodec: this.#o.videoCodec } : {}),
       logger,
     });
     const { selector } = this.#o;

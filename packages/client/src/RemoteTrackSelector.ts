@@ -8,6 +8,7 @@ import type {
   SlotStats,
   TrackCandidateInit,
 } from './RemoteTrackSelectorTypes';
+import type { StatsSource } from './statsSources';
 import { TypedEmitter } from './TypedEmitter';
 
 interface Candidate extends TrackCandidateInit {
@@ -123,6 +124,11 @@ export class RemoteTrackSelector extends TypedEmitter<RemoteTrackSelectorEvents>
   exposed(participantId: string, kind: MediaKind, screen = false): ExposedTrack | undefined {
     const candidate = this.#slots.get(slotKey(participantId, kind, screen))?.exposed;
     return candidate && toExposed(candidate);
+  }
+
+  /** The stats source of the track exposed in one slot. */
+  exposedStatsOf(participantId: string, kind: MediaKind, screen = false): StatsSource | undefined {
+    return this.#slots.get(slotKey(participantId, kind, screen))?.exposed?.getStats;
   }
 
   /** The stats sources of every exposed track that is still live (connection quality reads them). */

@@ -1,7 +1,7 @@
 import { Api } from '@trellis/protocol';
 import type { Device, types as msc } from 'mediasoup-client';
 import type { TrellisLogger } from './Logger';
-import type { SfuAttachmentEvents, SfuRemoteTrack } from './SfuSessionTypes';
+import type { SfuAttachmentEvents, SfuRemoteTrack, VideoCodecPreference } from './SfuSessionTypes';
 import type { ApiRequestFn } from './SignalingClientTypes';
 import { receiverStats, sharedStats } from './statsSources';
 import { TrellisClientError } from './TrellisClientError';
@@ -14,6 +14,7 @@ interface AttachmentOptions {
   iceServers?: RTCIceServer[];
   /** Camera video is sent as three simulcast layers (receivers pick one per tile size). */
   simulcast?: boolean;
+  videoCodec?: VideoCodecPreference;
   logger: TrellisLogger;
 }
 
@@ -29,6 +30,33 @@ const SIMULCAST: RTCRtpEncodingParameters[] = [
   { scaleResolutionDownBy: 2, maxBitrate: 500_000 },
   { scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
 ];
+
+/**
+ * AV1 goes as one stream with three temporal layers, not simulcast or spatial SVC: mediasoup
+ * refuses AV1 simulcast, and it reads AV1's layers from the Dependency Descriptor without
+ * forwarding it, so a receiver's libwebrtc can't assemble several spatial layers (an L3T3 stream
+ * never decoded in Chromium). Every receiver gets the full picture; AV1's efficiency keeps it near
+ * the bitrate of VP8's middle layer, and a small tile can still drop temporal layers.
+ */
+const AV1_ENCODING: RTCRtpEncodingParameters & { scalabilityMode: string } = {
+  scalabilityMode: 'L1T3',
+  maxBitrate: 900_000,
+};
+
+const DEPENDENCY_DESCRIPTOR =
+  'https://aomediacodec.github.io/av1-rtp-spec/#dependency-descriptor-rtp-header-extension';
+
+/**
+ * The AV1 codec to send with, when the router offers AV1 and this browser can send it *with* the
+ * Dependency Descriptor. mediasoup finds AV1 key frames and layers only through the DD: a sender
+ * without it (node-webrtc, older browsers) reaches the producer but no consumer ever gets a packet.
+ */
+export function av1Codec(device: Device): msc.RtpCodecCapability | undefined {
+  const send = device.sendRtpCapabilities;
+  const hasDd = send.headerExtensions?.some((h) => h.kind === 'video' && h.uri === DEPENDENCY_DESCRIPTOR);
+  if (!hasDd) return undefined;
+  return send.codecs?.find((c) => c.mimeType.toLowerCase() === 'video/av1');
+}
 
 /**
  * One attachment to an SFU node: a loaded Device's send and recv transports with their producers
@@ -99,12 +127,16 @@ export class SfuAttachment extends TypedEmitter<SfuAttachmentEvents> {
     // A screen share is one layer: text must stay sharp, and it is watched large.
     const simulcast = track.kind === 'video' && !screen && this.#o.simulcast !== false;
     const source = screen ? 'screen' : track.kind === 'audio' ? 'microphone' : 'camera';
+    const av1 = track.kind === 'video' && this.#o.videoCodec === 'av1' ? av1Codec(this.device) : undefined;
+    // Without an explicit codec mediasoup-client takes the router's first video codec, VP8.
+    const encodings = av1 ? [{ ...AV1_ENCODING }] : simulcast ? SIMULCAST.map((e) => ({ ...e })) : undefined;
     const producer = await transport.produce({
       track,
       stopTracks: false,
       // The track is the application's: a device switch replaces it, pause must not disable it.
       disableTrackOnPause: false,
-      ...(simulcast ? { encodings: SIMULCAST.map((e) => ({ ...e })) } : {}),
+      ...(encodings ? { encodings } : {}),
+      ...(av1 ? { codec: av1 } : {}),
       appData: { trackId: track.id, source },
     });
     if (this.#closed) {

@@ -190,6 +190,7 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
       request: this.#o.request,
       ...(this.#o.iceServers ? { iceServers: this.#o.iceServers } : {}),
       ...(this.#o.simulcast !== undefined ? { simulcast: this.#o.simulcast } : {}),
+      ...(this.#o.videoCodec ? { videoCodec: this.#o.videoCodec } : {}),
       logger: this.#logger,
     });
     attachment.on('consumer-closed', (remote) => this.safeEmit('consumer-closed', remote));

@@ -17,8 +17,18 @@ export interface SfuSessionOptions {
   iceServers?: RTCIceServer[];
   /** Camera video as three simulcast layers. Default true. */
   simulcast?: boolean;
+  /** Camera and screen codec on the SFU (see `VideoCodecPreference`). Default `vp8`. */
+  videoCodec?: VideoCodecPreference;
   logger?: TrellisLogger;
 }
+
+/**
+ * The video codec to publish on the SFU. `av1` is used when the router offers it and this browser
+ * can encode it, else VP8: every receiver that can decode AV1 gets better quality per bit, at a
+ * higher encoding cost for the sender. VP8 is the default because every browser decodes it and
+ * software AV1 encoding of three simulcast layers is heavy for a laptop in a 50-person call.
+ */
+export type VideoCodecPreference = 'vp8' | 'av1';
 
 export interface SfuStartOptions {
   routerRtpCapabilities: Api.RoomSnapshot['routerRtpCapabilities'] & object;

@@ -81,6 +81,7 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
       ...(options.webrtc?.RTCPeerConnection ? { RTCPeerConnection: options.webrtc.RTCPeerConnection } : {}),
       ...(options.handlerFactory ? { handlerFactory: options.handlerFactory } : {}),
       ...(options.simulcast !== undefined ? { simulcast: options.simulcast } : {}),
+      ...(options.videoCodec ? { videoCodec: options.videoCodec } : {}),
       receivePreferences: (remote) => this.#policy.preferences(remote, this.#room.mode === 'sfu'),
       logger: this.#logger,
     });
@@ -246,6 +247,18 @@ export class TrellisCall extends TypedEmitter<TrellisCallEvents> {
   /** The P2P connection's whole stats report (its selected candidate pair shows the peer), if any. */
   p2pStats(): Promise<RTCStatsReport | undefined> {
     return this.#paths.p2p?.getStats() ?? Promise.resolve(undefined);
+  }
+
+  /**
+   * The receiver stats of the track shown for a participant's audio, video or screen, on whichever
+   * path exposes it: its `inbound-rtp` entry names the codec (`codecId`) and counts decoded frames.
+   */
+  remoteTrackStats(
+    participantId: string,
+    kind: MediaKind,
+    screen = false,
+  ): Promise<RTCStatsReport | undefined> {
+    return this.#selector.exposedStatsOf(participantId, kind, screen)?.() ?? Promise.resolve(undefined);
   }
 
   // --- signaling events -------------------------------------------------------------------------

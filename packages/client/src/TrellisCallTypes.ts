@@ -9,6 +9,7 @@ import type {
   RemoteTrackSelectorOptions,
   SlotStats,
 } from './RemoteTrackSelectorTypes';
+import type { VideoCodecPreference } from './SfuSessionTypes';
 import type { SignalingChannel, SignalingClientOptions } from './SignalingClientTypes';
 import type { TrellisClientError } from './TrellisClientError';
 
@@ -26,6 +27,8 @@ export interface TrellisCallOptions {
   handlerFactory?: msc.HandlerFactory;
   /** Camera video as three simulcast layers on the SFU. Default true. */
   simulcast?: boolean;
+  /** Video codec on the SFU: `av1` where the router and this browser can, else VP8. Default `vp8`. */
+  videoCodec?: VideoCodecPreference;
   logger?: TrellisLogger;
   /** Default 10 s. */
   requestTimeoutMs?: number;

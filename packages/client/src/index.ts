@@ -36,6 +36,7 @@ export type {
   SfuSessionEvents,
   SfuSessionOptions,
   SfuStartOptions,
+  VideoCodecPreference,
 } from './SfuSessionTypes';
 export { SignalingClient } from './SignalingClient';
 export type {

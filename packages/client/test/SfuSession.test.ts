@@ -4,7 +4,7 @@ import { Chrome111 } from 'mediasoup-client/handlers/Chrome111';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MediaFlowWatcher } from '../src/MediaFlowWatcher';
 import { SfuSession } from '../src/SfuSession';
-import type { SfuRemoteTrack } from '../src/SfuSessionTypes';
+import type { SfuRemoteTrack, VideoCodecPreference } from '../src/SfuSessionTypes';
 import { Cleanup, countFrames, type LocalMedia, localMedia } from './helpers';
 import { MediasoupRoom, type Router, type Worker } from './mediasoupAdapter';
 
@@ -30,8 +30,14 @@ describe('SfuSession against an in-process mediasoup router', { timeout: 60_000 
   afterAll(() => worker?.close());
   afterEach(() => cleanup.run());
 
-  async function setUp(ids: string[]): Promise<{ room: MediasoupRoom; peers: Map<string, Peer> }> {
-    router = cleanup.add(await worker.createRouter({ mediaCodecs: SMOKE_ROUTER_CODECS }), (r) => r.close());
+  async function setUp(
+    ids: string[],
+    opts: { mediaCodecs?: typeof SMOKE_ROUTER_CODECS; videoCodec?: VideoCodecPreference } = {},
+  ): Promise<{ room: MediasoupRoom; peers: Map<string, Peer> }> {
+    router = cleanup.add(
+      await worker.createRouter({ mediaCodecs: opts.mediaCodecs ?? SMOKE_ROUTER_CODECS }),
+      (r) => r.close(),
+    );
     const room = new MediasoupRoom(router);
     const peers = new Map<string, Peer>();
     for (const id of ids) {
@@ -41,6 +47,7 @@ describe('SfuSession against an in-process mediasoup router', { timeout: 60_000 
           participantId: id,
           request: room.requestFor(id),
           handlerFactory: Chrome111.createFactory({}),
+          ...(opts.videoCodec ? { videoCodec: opts.videoCodec } : {}),
         }),
         (s) => s.close(),
       );
@@ -95,6 +102,30 @@ describe('SfuSession against an in-process mediasoup router', { timeout: 60_000 
     expect(alice.session.nodeId).toBe('node-1');
     // Own producers are never consumed.
     expect(alice.received.every((r) => r.participantId === 'bob')).toBe(true);
+  });
+
+  it("videoCodec 'av1' falls back to VP8 simulcast where the sender can't send AV1's Dependency Descriptor", async () => {
+    // node-webrtc encodes AV1 but never sends the DD, without which mediasoup forwards no AV1 packet
+    // (seen: the producer counted 138 packets, the consumer sent none). Chromium sends it: the web
+    // app's Chromium test covers the AV1 path.
+    const mediaCodecs = [
+      ...SMOKE_ROUTER_CODECS,
+      { kind: 'video' as const, mimeType: 'video/AV1', clockRate: 90_000 },
+    ];
+    const { room, peers } = await setUp(['alice', 'bob'], { mediaCodecs, videoCodec: 'av1' });
+    const alice = peers.get('alice')!;
+    const bob = peers.get('bob')!;
+    const routerRtpCapabilities = router.rtpCapabilities;
+    expect(routerRtpCapabilities.codecs?.some((c) => c.mimeType === 'video/AV1')).toBe(true);
+    await alice.session.start({ routerRtpCapabilities, localTracks: alice.media.tracks, producers: [] });
+    await bob.session.start({ routerRtpCapabilities, localTracks: [], producers: room.producerInfos() });
+    const video = room.producerInfos().find((p) => p.kind === 'video')!;
+    const producer = room.producers.get(video.id)!.producer;
+    expect(producer.rtpParameters.codecs[0]?.mimeType).toBe('video/VP8');
+    expect(producer.rtpParameters.encodings).toHaveLength(3);
+    await waitFor(() => bob.received.length === 2, { what: 'bob consumes both' });
+    const frames = countFrames(cleanup, videoFrom(bob, 'alice')!.track);
+    await waitFor(() => frames.frames >= 20, { timeoutMs: MEDIA_TIMEOUT_MS, what: 'VP8 frames' });
   });
 
   it('closes the consumer when its producer closes', async () => {

@@ -15,6 +15,10 @@ export const ROUTER_MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
     parameters: { useinbandfec: 1, usedtx: 1 },
   },
   { kind: 'video', mimeType: 'video/VP8', clockRate: 90_000, parameters: { 'x-google-start-bitrate': 1000 } },
+  // AV1 for publishers that ask for it (the SDK's `videoCodec: 'av1'`) and can encode it; it never
+  // leads, so a client that doesn't choose gets VP8. mediasoup reads AV1's layers from the
+  // Dependency Descriptor, which it accepts from producers but doesn't forward.
+  { kind: 'video', mimeType: 'video/AV1', clockRate: 90_000, parameters: { 'x-google-start-bitrate': 1000 } },
   {
     kind: 'video',
     mimeType: 'video/VP9',

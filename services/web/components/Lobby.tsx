@@ -11,6 +11,7 @@ export function Lobby() {
   const [room, setRoom] = useState('demo');
   const [cameraId, setCameraId] = useState('');
   const [microphoneId, setMicrophoneId] = useState('');
+  const [codec, setCodec] = useState<'vp8' | 'av1'>('vp8');
   const [error, setError] = useState<string | undefined>();
   const preview = useRef<HTMLVideoElement>(null);
   const { cameras, microphones, refresh } = useDevices();
@@ -46,6 +47,7 @@ export function Lobby() {
     const query = new URLSearchParams({ name: name.trim() || 'Guest' });
     if (cameraId) query.set('camera', cameraId);
     if (microphoneId) query.set('microphone', microphoneId);
+    if (codec !== 'vp8') query.set('codec', codec);
     // Diagnostics options given to the lobby carry over to the call page.
     const own = new URLSearchParams(window.location.search);
     for (const key of ['debug', 'height']) {
@@ -101,6 +103,17 @@ export function Lobby() {
                 {d.label || d.deviceId}
               </option>
             ))}
+          </select>
+        </label>
+        <label>
+          Video codec
+          <select
+            name="codec"
+            value={codec}
+            onChange={(e) => setCodec(e.target.value === 'av1' ? 'av1' : 'vp8')}
+          >
+            <option value="vp8">VP8 (lightest to encode)</option>
+            <option value="av1">AV1 (sharper per bit, more CPU; VP8 where unsupported)</option>
           </select>
         </label>
         {error ? <p className="error">{error}</p> : null}

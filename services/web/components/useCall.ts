@@ -1,6 +1,11 @@
 'use client';
 
-import { type ConnectionQualityEvent, TrellisCall, type TrellisClientError } from '@trellis/client';
+import {
+  type ConnectionQualityEvent,
+  TrellisCall,
+  type TrellisClientError,
+  type VideoCodecPreference,
+} from '@trellis/client';
 import type { Api } from '@trellis/protocol';
 import { useEffect, useReducer, useRef, useState } from 'react';
 
@@ -13,6 +18,8 @@ export interface CallOptions {
   debug: boolean;
   /** Camera capture height (default 720; three simulcast layers at 720, two at 360). */
   videoHeight: number;
+  /** The codec to publish on the SFU (AV1 falls back to VP8 where this browser can't encode it). */
+  videoCodec: VideoCodecPreference;
 }
 
 export interface CallSnapshot {
@@ -76,6 +83,7 @@ export function useCall(options: CallOptions): CallSnapshot & { setLocalStream: 
         token: () => token,
         roomId: o.roomId,
         localTracks: media.getTracks(),
+        videoCodec: o.videoCodec,
       });
       current = trellis;
       for (const event of [

@@ -16,6 +16,7 @@ import {
   joinViaLobby,
   launchChromium,
   participantIdOf,
+  receivedVideo,
   screenTileWidth,
   startCanvasShare,
   stopCanvasShare,
@@ -219,6 +220,44 @@ describe('the web app in headless Chromium: P2P ↔ SFU without a visible switch
     expect(await alice.getByTestId('tile').count()).toBe(2);
   }, 120_000);
 
+  it('AV1: pages that ask for it publish AV1 through the SFU and every page decodes it; a VP8 page in the same call', async () => {
+    const room = uid('av1');
+    const av1a = await joinCall(chromium.browser, web.url, room, 'Ada', { codec: 'av1' });
+    const av1b = await joinCall(chromium.browser, web.url, room, 'Abe', { codec: 'av1' });
+    const vp8 = await joinCall(chromium.browser, web.url, room, 'Vic');
+    const trio = [av1a, av1b, vp8];
+    pages.push(...trio);
+    try {
+      const id = new Map<Page, string>();
+      for (const page of trio) id.set(page, await participantIdOf(page));
+      for (const page of trio) await waitForMode(page, 'sfu', 45_000);
+      const seen: Record<string, string> = {};
+      for (const viewer of trio) {
+        for (const sender of trio) {
+          if (sender === viewer) continue;
+          const want = sender === vp8 ? 'video/VP8' : 'video/AV1';
+          // The SFU path's track is exposed once it decodes; the codec is the publisher's choice.
+          await expect
+            .poll(
+              async () => {
+                const got = await receivedVideo(viewer, id.get(sender) ?? '');
+                return got && got.framesDecoded >= 30
+                  ? got.mimeType
+                  : `${got?.mimeType}:${got?.framesDecoded}`;
+              },
+              { timeout: 30_000 },
+            )
+            .toBe(want);
+          seen[`${id.get(viewer)}<-${id.get(sender)}`] = want;
+        }
+      }
+      report.av1 = seen;
+    } finally {
+      await Promise.allSettled(trio.map((p) => p.context().close()));
+      pages.splice(pages.length - trio.length, trio.length);
+    }
+  }, 150_000);
+
   it('six pages: six tiles, the loudest page is highlighted, a mute shows on the others (screenshot at four)', async () => {
     await Promise.allSettled([alice, bob, carol].map((p) => p?.context().close()));
     pages.length = 0;
@@ -293,7 +332,7 @@ describe('the web app in headless Chromium: P2P ↔ SFU without a visible switch
         if (page === muter) continue;
         await expect
           .poll(() => page.locator(`[data-participant="${muterId}"]`).getAttribute('data-audio-muted'), {
-            timeout: 10_000,
+            timeout: 15_000,
           })
           .toBe('true');
       }

@@ -47,13 +47,16 @@ export async function joinCall(
   webUrl: string,
   roomId: string,
   name: string,
-  opts: { height?: number; viewport?: { width: number; height: number } } = {},
+  opts: { height?: number; viewport?: { width: number; height: number }; codec?: 'av1' } = {},
 ): Promise<Page> {
   const context = await browser.newContext({ viewport: opts.viewport ?? { width: 960, height: 600 } });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(String(error)));
+  if (process.env.TRELLIS_TEST_CONSOLE)
+    page.on('console', (m) => console.log(`[${name}] ${m.type()} ${m.text()}`));
   const query = new URLSearchParams({ name, debug: '1', height: String(opts.height ?? 360) });
+  if (opts.codec) query.set('codec', opts.codec);
   await page.goto(`${webUrl}/call/${roomId}?${query}`);
   await page
     .waitForFunction(
@@ -193,5 +196,36 @@ export function screenTileWidth(page: Page, participantId: string): Promise<numb
       `[data-testid=tile][data-screen=true][data-participant="${id}"] video`,
     );
     return video && video.readyState >= 2 ? video.videoWidth : 0;
+  }, participantId);
+}
+
+/**
+ * What a page decodes of a participant's camera, from the receiver's own stats: the codec of its
+ * inbound-rtp stream (`video/AV1`, `video/VP8`) and the frames decoded so far.
+ */
+export function receivedVideo(
+  page: Page,
+  participantId: string,
+): Promise<{ mimeType: string; framesDecoded: number } | undefined> {
+  return page.evaluate(async (id) => {
+    type Probe = {
+      trellisCall: { remoteTrackStats(p: string, k: string): Promise<RTCStatsReport | undefined> };
+    };
+    const report = await (window as unknown as Probe).trellisCall.remoteTrackStats(id, 'video');
+    if (!report) return { mimeType: 'no-report', framesDecoded: 0 };
+    const all = new Map<string, Record<string, unknown>>();
+    report.forEach((s: Record<string, unknown>) => {
+      all.set(String(s.id), s);
+    });
+    const inbound = [...all.values()].find((s) => s.type === 'inbound-rtp' && s.kind === 'video');
+    if (!inbound)
+      return {
+        mimeType: `no-inbound:${[...all.values()].map((s) => `${s.type}/${s.kind}`).join(',')}`,
+        framesDecoded: 0,
+      };
+    return {
+      mimeType: String(all.get(String(inbound.codecId))?.mimeType ?? 'unknown'),
+      framesDecoded: Number(inbound.framesDecoded ?? 0),
+    };
   }, participantId);
 }

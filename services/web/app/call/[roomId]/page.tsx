@@ -25,6 +25,7 @@ export default async function CallPage({
       microphoneId={one('microphone')}
       signalingUrls={signalingUrls()}
       debug={one('debug') === '1'}
+      videoCodec={one('codec') === 'av1' ? 'av1' : 'vp8'}
       videoHeight={Math.min(1080, Math.max(180, Number(one('height') ?? 720) || 720))}
     />
   );
