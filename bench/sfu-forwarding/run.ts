@@ -14,6 +14,22 @@ import { buildReport, type ConfigurationResult, compareSides, METHOD } from './r
 import { runConfiguration, type Timing, type Topology } from './scenario';
 import { progress, round } from './util';
 
+/**
+ * The previous mediasoup release's Node half, driving `workerBin`: mediasoup reads
+ * MEDIASOUP_WORKER_BIN once, when it is imported, so it is set around this import only (the sfu
+ * processes spawned later inherit the current worker's path).
+ */
+async function loadPreviousMediasoup(workerBin: string): Promise<typeof import('mediasoup')> {
+  const current = process.env.MEDIASOUP_WORKER_BIN;
+  process.env.MEDIASOUP_WORKER_BIN = workerBin;
+  try {
+    // Same API for what the bare driver calls (routers, plain transports, produce, consume).
+    return (await import('mediasoup-previous')) as unknown as typeof import('mediasoup');
+  } finally {
+    process.env.MEDIASOUP_WORKER_BIN = current;
+  }
+}
+
 const { values } = parseArgs({
   options: {
     configs: { type: 'string', default: '2x4,5x5,10x10' },
@@ -27,6 +43,11 @@ const { values } = parseArgs({
     'ramp-seconds': { type: 'string', default: '120' },
     /** Which parts to run: configs, calls, ramp. */
     parts: { type: 'string', default: 'configs,calls,ramp' },
+    /**
+     * Side a on the previous mediasoup (the bench's `mediasoup-previous` dependency) with this
+     * worker binary, beside Trellis on the current one: old and new worker in the same windows.
+     */
+    'bare-previous-worker': { type: 'string' },
   },
 });
 const CONFIGS: Topology[] = values.configs.split(',').map((c) => {
@@ -75,7 +96,10 @@ const spawn = async (nodeId: string, workers: number) => {
   sfus.push(sfu);
   return { sfu, driver: new TrellisDriver(bus, nodeId, sfu.process.pid!, streams) };
 };
-const bareWorker = await mediasoup.createWorker({ logLevel: 'warn' });
+const bareMediasoup = values['bare-previous-worker']
+  ? await loadPreviousMediasoup(values['bare-previous-worker'])
+  : mediasoup;
+const bareWorker = await bareMediasoup.createWorker({ logLevel: 'warn' });
 const bare = new BareDriver(bareWorker, streams);
 const { driver: trellis } = await spawn('bench-sfu-1w', 1);
 
@@ -136,6 +160,7 @@ try {
       cpu: os.cpus()[0]?.model,
       node: process.version,
       mediasoup: mediasoup.version,
+      bare_side_mediasoup: bareMediasoup.version,
       loadavg_at_end: os.loadavg().map((l) => round(l, 2)),
     },
     media: mediaSummary(media),

@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { type EnvField, enumField, envField, parseString, portField, stringField } from './fields.js';
+import {
+  type EnvField,
+  enumField,
+  envField,
+  intField,
+  parseString,
+  portField,
+  stringField,
+} from './fields.js';
 
 export const NODE_ENVS = ['development', 'test', 'production'] as const;
 export type NodeEnv = (typeof NODE_ENVS)[number];
@@ -41,6 +49,13 @@ export const commonEnv = z.object({
   }),
   REGION: stringField({ default: 'local', description: 'Region label used for node selection and metrics' }),
   METRICS_PORT: metricsPortField(9464),
+  SHUTDOWN_TIMEOUT_MS: intField({
+    min: 100,
+    max: 600_000,
+    default: 8_000,
+    description:
+      'After SIGTERM/SIGINT the process exits within this, whatever its dependencies do (an SFU adds SFU_DRAIN_TIMEOUT_MS to a SIGTERM drain)',
+  }),
 });
 
 export interface CommonConfig {
@@ -49,6 +64,8 @@ export interface CommonConfig {
   nodeId: string;
   region: string;
   metricsPort: number;
+  /** From a shutdown signal to the process's exit at the latest. */
+  shutdownTimeoutMs: number;
 }
 
 export function toCommonConfig(e: z.output<typeof commonEnv>): CommonConfig {
@@ -58,6 +75,7 @@ export function toCommonConfig(e: z.output<typeof commonEnv>): CommonConfig {
     nodeId: e.NODE_ID,
     region: e.REGION,
     metricsPort: e.METRICS_PORT,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
 }
 

@@ -14,3 +14,4 @@ export {
   metricsHandler,
   startMetricsServer,
 } from './server.js';
+export { exitOnSignals, type ShutdownHandle, type ShutdownOptions, type ShutdownSignal } from './shutdown.js';

@@ -94,6 +94,27 @@ export class ManagedProcess {
     clearTimeout(timer);
   }
 
+  /**
+   * Sends `signal` and reports how the process ended by itself: its exit code (null when it was
+   * killed), and the milliseconds from the signal to the exit. SIGKILL after `graceMs` still
+   * guarantees nothing is left behind; `killed` says it came to that.
+   */
+  async signalAndTime(
+    signal: NodeJS.Signals,
+    graceMs = 30_000,
+  ): Promise<{ code: number | null; ms: number; killed: boolean }> {
+    const began = performance.now();
+    let killed = false;
+    this.child.kill(signal);
+    const timer = setTimeout(() => {
+      killed = true;
+      this.child.kill('SIGKILL');
+    }, graceMs);
+    const { code } = await this.exited;
+    clearTimeout(timer);
+    return { code, ms: Math.round(performance.now() - began), killed };
+  }
+
   /** kill -9: the process gets no chance to clean up, as in a crash. */
   async kill(): Promise<void> {
     await this.stop('SIGKILL');

@@ -3,7 +3,7 @@
 import { createRedisConnection } from '@trellis/bus';
 import { loadConfig, persisterConfig } from '@trellis/config';
 import { createDb } from '@trellis/db';
-import { createLogger, createMetricsRegistry, startMetricsServer } from '@trellis/telemetry';
+import { createLogger, createMetricsRegistry, exitOnSignals, startMetricsServer } from '@trellis/telemetry';
 import { PersisterNode } from './PersisterNode';
 
 const config = loadConfig(persisterConfig);
@@ -37,16 +37,14 @@ const metricsServer = await startMetricsServer({
 });
 node.start();
 
-let exiting = false;
-async function exit(signal: string): Promise<void> {
-  if (exiting) return;
-  exiting = true;
-  logger.info({ signal }, 'persister exiting: finishing jobs in flight');
-  await node.close();
-  await db.$disconnect();
-  connection.disconnect();
-  await metricsServer.close();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void exit('SIGTERM'));
-process.on('SIGINT', () => void exit('SIGINT'));
+// The jobs in flight finish first; the deadline bounds a database or Redis that doesn't answer.
+exitOnSignals({
+  logger,
+  deadlineMs: config.shutdownTimeoutMs,
+  async stop() {
+    await node.close();
+    await db.$disconnect();
+    connection.disconnect();
+    await metricsServer.close();
+  },
+});

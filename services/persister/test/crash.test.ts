@@ -1,11 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import { QueueName } from '@trellis/jobs';
 import {
   type ManagedProcess,
   type PostgresServer,
   queryPostgres,
   type RedisServer,
-  spawnProcess,
   startPostgres,
   startRedis,
   waitFor,
@@ -18,10 +16,10 @@ import {
   failedJobs,
   migratedDatabase,
   publisherFor,
+  spawnPersister,
   syntheticCall,
 } from './support';
 
-const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const CALLS = 12;
 const PREFIX = 'crash:';
 
@@ -31,18 +29,13 @@ describe('a persister killed mid-stream and restarted', () => {
   let url: string;
   const procs: ManagedProcess[] = [];
 
-  const spawnPersister = async (n: number) => {
-    const proc = spawnProcess(process.execPath, ['--import', 'tsx', main], {
+  const spawn = async (n: number) => {
+    const proc = await spawnPersister({
       name: `persister-${n}`,
+      redisUrl: redis.url,
+      databaseUrl: url,
+      keyPrefix: PREFIX,
       env: {
-        ...process.env,
-        NODE_ENV: 'test',
-        NODE_ID: `persister-${n}`,
-        LOG_LEVEL: 'info',
-        REDIS_URL: redis.url,
-        REDIS_KEY_PREFIX: PREFIX,
-        DATABASE_URL: url,
-        METRICS_PORT: '0',
         PERSISTER_CONCURRENCY: '4',
         PERSISTER_METRICS_CONCURRENCY: '2',
         // The killed process's jobs are taken back this long after it died.
@@ -50,7 +43,6 @@ describe('a persister killed mid-stream and restarted', () => {
       },
     });
     procs.push(proc);
-    await proc.waitForOutput(/"msg":"persister serving"/, 30_000);
     return proc;
   };
 
@@ -68,7 +60,7 @@ describe('a persister killed mid-stream and restarted', () => {
     const total = calls.reduce((n, c) => n + c.jobs.length, 0);
     const connection = connect(redis.url);
     const publisher = publisherFor(connection, PREFIX);
-    const first = await spawnPersister(1);
+    const first = await spawn(1);
     // Events flow in over ~2 s; the persister is killed (SIGKILL, no clean-up) halfway through.
     let published = 0;
     for (const [i, call] of calls.entries()) {
@@ -88,7 +80,7 @@ describe('a persister killed mid-stream and restarted', () => {
     expect(left?.n, 'work was left for the restarted persister').toBeLessThan(
       calls.reduce((n, c) => n + c.expected.metrics, 0),
     );
-    await spawnPersister(2);
+    await spawn(2);
     await drained(redis.url, PREFIX, 90_000);
 
     for (const call of calls) {

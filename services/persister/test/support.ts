@@ -1,8 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import { createDb, type Db, Migrator } from '@trellis/db';
 import { callIdOf, JobPublisher, QueueName, queuePrefix } from '@trellis/jobs';
 import type { Jobs } from '@trellis/protocol';
 import { createLogger, createMetricsRegistry, type MetricsRegistry } from '@trellis/telemetry';
-import { queryPostgres, waitFor } from '@trellis/testkit';
+import { type ManagedProcess, queryPostgres, spawnProcess, waitFor } from '@trellis/testkit';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { PersisterNode } from '../src/PersisterNode';
@@ -26,6 +27,34 @@ export function connect(redisUrl: string): Redis {
 
 export function publisherFor(connection: Redis, keyPrefix: string, maxBacklog?: number): JobPublisher {
   return new JobPublisher({ connection, keyPrefix, logger, ...(maxBacklog ? { maxBacklog } : {}) });
+}
+
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+/** A real persister process (`src/main.ts` under tsx), ready once it logs that it is serving. */
+export async function spawnPersister(opts: {
+  name: string;
+  redisUrl: string;
+  databaseUrl: string;
+  keyPrefix: string;
+  env?: Record<string, string>;
+}): Promise<ManagedProcess> {
+  const proc = spawnProcess(process.execPath, ['--import', 'tsx', main], {
+    name: opts.name,
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      NODE_ID: opts.name,
+      LOG_LEVEL: 'info',
+      REDIS_URL: opts.redisUrl,
+      REDIS_KEY_PREFIX: opts.keyPrefix,
+      DATABASE_URL: opts.databaseUrl,
+      METRICS_PORT: '0',
+      ...opts.env,
+    },
+  });
+  await proc.waitForOutput(/"msg":"persister serving"/, 30_000);
+  return proc;
 }
 
 export interface InProcessPersister {

@@ -2,7 +2,7 @@
 import { duplicateConnection, RedisBus } from '@trellis/bus';
 import { loadConfig, sfuConfig } from '@trellis/config';
 import { JobPublisher, observeJobPublisher } from '@trellis/jobs';
-import { createLogger, createMetricsRegistry, startMetricsServer } from '@trellis/telemetry';
+import { createLogger, createMetricsRegistry, exitOnSignals, startMetricsServer } from '@trellis/telemetry';
 import { SfuNode } from './SfuNode';
 import { StatsSampler } from './StatsSampler';
 
@@ -43,21 +43,18 @@ const { bus, node, metricsServer, jobs } = await (async () => {
   process.exit(1);
 });
 
-let exiting = false;
-async function exit(reason: string): Promise<void> {
-  if (exiting) return;
-  exiting = true;
-  logger.info({ reason }, 'sfu node exiting');
-  await jobs.sampler.close();
-  await node.close();
-  await jobs.publisher.close();
-  jobs.connection.disconnect();
-  await bus.close();
-  await metricsServer.close();
-  process.exit(0);
-}
-// SIGTERM (Kubernetes, systemd, an operator) drains: calls get SFU_DRAIN_TIMEOUT_MS to move away.
-// SIGINT (Ctrl-C on a local cluster) stops at once. A drain command over the bus ends the same way.
-process.on('SIGTERM', () => void node.drain().then(() => exit('drained after SIGTERM')));
-process.on('SIGINT', () => void exit('SIGINT'));
-void node.stopped.then(() => exit('stopped'));
+// SIGTERM (Kubernetes, systemd, an operator) drains: calls get SFU_DRAIN_TIMEOUT_MS to move away,
+// and the deadline is that plus SHUTDOWN_TIMEOUT_MS. SIGINT (Ctrl-C on a local cluster) stops at once.
+exitOnSignals({
+  logger,
+  deadlineMs: (signal) => config.shutdownTimeoutMs + (signal === 'SIGTERM' ? config.drainTimeoutMs : 0),
+  async stop(signal) {
+    if (signal === 'SIGTERM') await node.drain();
+    await jobs.sampler.close();
+    await node.close();
+    await jobs.publisher.close();
+    jobs.connection.disconnect();
+    await bus.close();
+    await metricsServer.close();
+  },
+});

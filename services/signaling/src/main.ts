@@ -1,7 +1,7 @@
 // Signaling node: reads its config, wires the bus, telemetry and the node, and stops cleanly on signals.
 import { RedisBus } from '@trellis/bus';
 import { loadConfig, signalingConfig } from '@trellis/config';
-import { createLogger, createMetricsRegistry, startMetricsServer } from '@trellis/telemetry';
+import { createLogger, createMetricsRegistry, exitOnSignals, startMetricsServer } from '@trellis/telemetry';
 import { SignalingNode } from './SignalingNode';
 
 const config = loadConfig(signalingConfig);
@@ -34,15 +34,12 @@ const { bus, node, metricsServer } = await (async () => {
   process.exit(1);
 });
 
-let exiting = false;
-async function exit(reason: string): Promise<void> {
-  if (exiting) return;
-  exiting = true;
-  logger.info({ reason }, 'signaling node exiting');
-  await node.close();
-  await bus.close();
-  await metricsServer.close();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void exit('SIGTERM'));
-process.on('SIGINT', () => void exit('SIGINT'));
+exitOnSignals({
+  logger,
+  deadlineMs: config.shutdownTimeoutMs,
+  async stop() {
+    await node.close();
+    await bus.close();
+    await metricsServer.close();
+  },
+});
