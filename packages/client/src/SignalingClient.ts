@@ -123,7 +123,8 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> impleme
   /**
    * Sends `def` and resolves with its reply, validated with `def.reply`. Rejects with a
    * TrellisClientError: the server's code on `ok: false`, VALIDATION_FAILED for a bad payload,
-   * BAD_REPLY for a reply that doesn't match, REQUEST_TIMEOUT, or CLOSED.
+   * BAD_REPLY for a reply that doesn't match, REQUEST_TIMEOUT, or CLOSED. An UNAVAILABLE with
+   * `retryAfterMs` (signaling's Redis is away; nothing was done) is asked again until the deadline.
    */
   async request<D extends Api.RequestDef>(
     def: D,
@@ -144,7 +145,22 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> impleme
     const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs;
     const deadline = Date.now() + timeoutMs;
     if (this.#holding && !options.bypassHold) await this.#waitForRelease(def.name, timeoutMs);
-    const ack = await new Promise<unknown>((resolve, reject) => {
+    for (;;) {
+      const ack = await this.#emit(def, payload, deadline, timeoutMs);
+      try {
+        return this.#readAck(def, ack);
+      } catch (error) {
+        // UNAVAILABLE with retryAfterMs: signaling refused before doing anything (its Redis is
+        // away), so asking again is safe; within the request's own deadline, never past it.
+        const wait = retryAfter(error);
+        if (wait === undefined || this.#closed || Date.now() + wait >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
+  #emit(def: Api.RequestDef, payload: unknown, deadline: number, timeoutMs: number): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
       this.#socket
         .timeout(Math.max(1, deadline - Date.now()))
         .emit(def.name, payload, (error: Error | null, reply: unknown) => {
@@ -159,7 +175,6 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> impleme
           }
         });
     });
-    return this.#readAck(def, ack);
   }
 
   /** Lets requests held since a reconnection go out (the owner has resumed its session). */
@@ -275,4 +290,10 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> impleme
 
 function closedError(): TrellisClientError {
   return new TrellisClientError('CLOSED', 'the signaling client is closed');
+}
+
+function retryAfter(error: unknown): number | undefined {
+  if (!(error instanceof TrellisClientError) || error.code !== 'UNAVAILABLE') return undefined;
+  const wait = error.details?.retryAfterMs;
+  return typeof wait === 'number' && wait > 0 ? wait : undefined;
 }

@@ -160,6 +160,8 @@ export class SignalingNode {
       }),
       metrics: this.metrics,
       logger: log,
+      // ioredis queues commands while it reconnects; 'ready' is the only state that runs them now.
+      storeAvailable: () => redis.status === 'ready',
     });
     const verifier = new TokenVerifier(config.jwt, {
       onRejected: (code) => this.metrics.authFailures.inc({ code }),

@@ -12,7 +12,16 @@ export interface ApiDispatcherOptions {
   rateLimits: RateLimits;
   metrics: SignalingMetrics;
   logger: Logger;
+  /**
+   * Whether the call-state store (Redis) is reachable now. While it isn't, requests are refused at
+   * once with UNAVAILABLE and `retryAfterMs` instead of queueing their writes behind the outage:
+   * a write queued there would commit after the client was told no (a ghost participant).
+   */
+  storeAvailable?: () => boolean;
 }
+
+/** How long a client waits before asking again while the store is unreachable. */
+export const STORE_RETRY_AFTER_MS = 1000;
 
 /**
  * The one path every client request takes, REST or Socket.IO: validate against the protocol schema,
@@ -39,6 +48,16 @@ export class ApiDispatcher {
       if (!parsed.success) throw validationError(parsed.error, `${def.name} request`);
       const request = parsed.data as { roomId: string };
       authorize(def, request.roomId, ctx);
+      if (this.#o.storeAvailable && !this.#o.storeAvailable()) {
+        throw new TrellisError(
+          'UNAVAILABLE',
+          'signaling cannot reach its call state store; ask again shortly',
+          {
+            request: def.name,
+            retryAfterMs: STORE_RETRY_AFTER_MS,
+          },
+        );
+      }
       await this.#o.rateLimits.consume(def, {
         participantKey: `${request.roomId}:${ctx.principal.identity}`,
         ip: ctx.ip,
@@ -60,7 +79,9 @@ export class ApiDispatcher {
         const limit = String(failure.details?.limit ?? 'unknown');
         this.#o.metrics.rateLimited.inc({ request: def.name, limit });
       }
-      if (failure.httpStatus >= 500) {
+      // A refusal during a Redis outage is expected and already logged by the connection itself.
+      const outage = failure.code === 'UNAVAILABLE' && failure.details?.retryAfterMs !== undefined;
+      if (failure.httpStatus >= 500 && !outage) {
         this.#o.logger.error(
           { ...ids(def, input, ctx), err: failure, details: failure.details },
           'request failed',

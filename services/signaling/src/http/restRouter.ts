@@ -15,7 +15,8 @@ const expressPath = (path: string) => path.replace(/\{([A-Za-z]+)\}/g, ':$1');
 /**
  * The request table as REST: path parameters and the JSON body (the query string for GET) merge into
  * one request object, validated by the same schema the Socket.IO path uses. Errors answer with the
- * code's HTTP status and the ErrorBody; 429s carry Retry-After.
+ * code's HTTP status and the ErrorBody; an error with `retryAfterMs` (429, a 503 while Redis is
+ * unreachable) carries Retry-After.
  */
 export function restRouter(options: RestRouterOptions): Router {
   const router = express.Router();
@@ -64,7 +65,7 @@ export function restRouter(options: RestRouterOptions): Router {
 
 export function sendError(res: Response, error: TrellisError): void {
   const retryAfterMs = error.details?.retryAfterMs;
-  if (error.code === 'RATE_LIMITED' && typeof retryAfterMs === 'number') {
+  if (typeof retryAfterMs === 'number') {
     res.set('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
   }
   res.status(error.httpStatus).json(error.toBody());

@@ -116,9 +116,10 @@ export interface Stack {
 
 /** Real Redis and `sfuNodes` real sfu processes; signaling nodes are added by each test. */
 export async function startStack(
-  opts: { sfuNodes?: number; sfuEnv?: Record<string, string> } = {},
+  opts: { sfuNodes?: number; sfuEnv?: Record<string, string>; dedicatedRedis?: boolean } = {},
 ): Promise<Stack> {
-  const redis = await startRedis();
+  // Dedicated: a Redis of the test's own, which it may kill and restart.
+  const redis = await startRedis({ dedicated: opts.dedicatedRedis ?? false });
   const sfus: SpawnedSfu[] = [];
   const stack: Stack = {
     redis,
