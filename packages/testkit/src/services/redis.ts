@@ -118,3 +118,16 @@ async function startLocal(opts: RedisOptions): Promise<RedisServer> {
     },
   };
 }
+
+/**
+ * Runs `during` with `redis` killed (kill -9, as in a crash), then starts it again on the same port
+ * and data directory, whatever `during` did: an outage test never leaves the server down.
+ */
+export async function whileRedisDown<T>(redis: RedisServer, during: () => Promise<T>): Promise<T> {
+  await redis.kill();
+  try {
+    return await during();
+  } finally {
+    await redis.start();
+  }
+}

@@ -1,6 +1,6 @@
 import { SignalingClient } from '@trellis/client';
 import { Api } from '@trellis/protocol';
-import { waitFor } from '@trellis/testkit';
+import { waitFor, whileRedisDown } from '@trellis/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ask,
@@ -32,21 +32,22 @@ describe('requests during a Redis outage', () => {
 
   const storeDown = () =>
     waitFor(() => sig.bus.redis.status !== 'ready', { what: 'signaling to see Redis go' });
+  const restJoin = (roomId: string, token: string) =>
+    fetch(`${sig.url}/v1/rooms/${roomId}/participants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
   const storeUp = () => waitFor(() => sig.bus.redis.status === 'ready', { what: 'signaling to reconnect' });
 
   it('refuses at once with UNAVAILABLE and Retry-After, and leaves no participant behind', async () => {
     const roomId = uid('outage');
     const token = await stack.token(roomId, 'ghost');
     const socket = await connectSocket(sig.url, await stack.token(roomId, 'socket-user'));
-    await stack.redis.kill();
-    try {
+    await whileRedisDown(stack.redis, async () => {
       await storeDown();
       const began = performance.now();
-      const rest = await fetch(`${sig.url}/v1/rooms/${roomId}/participants`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: '{}',
-      });
+      const rest = await restJoin(roomId, token);
       const ms = performance.now() - began;
       expect(rest.status).toBe(503);
       expect(rest.headers.get('retry-after')).toBe('1');
@@ -57,19 +58,10 @@ describe('requests during a Redis outage', () => {
         ok: false,
         error: { code: 'UNAVAILABLE' },
       });
-    } finally {
-      await stack.redis.start();
-    }
+    });
     await storeUp();
     // Nothing was queued behind the outage: the next to join finds nobody else in the room.
-    const witness = await fetch(`${sig.url}/v1/rooms/${roomId}/participants`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${await stack.token(roomId, 'witness')}`,
-        'content-type': 'application/json',
-      },
-      body: '{}',
-    });
+    const witness = await restJoin(roomId, await stack.token(roomId, 'witness'));
     expect(witness.status).toBe(200);
     const joined = (await witness.json()) as { room: { participants: Array<{ id: string }> } };
     expect(joined.room.participants.map((p) => p.id)).toEqual(['witness']);
@@ -85,11 +77,13 @@ describe('requests during a Redis outage', () => {
     });
     try {
       await client.connect();
-      await stack.redis.kill();
-      await storeDown();
-      const joining = client.request(Api.JoinRoom, { roomId });
-      await new Promise((r) => setTimeout(r, 2_500));
-      await stack.redis.start();
+      // Wrapped in an object: returned bare, the pending join would be awaited with Redis still down.
+      const { joining } = await whileRedisDown(stack.redis, async () => {
+        await storeDown();
+        const joining = client.request(Api.JoinRoom, { roomId });
+        await new Promise((r) => setTimeout(r, 2_500));
+        return { joining };
+      });
       const reply = await joining;
       expect(reply.participantId).toBe('patient');
       expect(reply.room.participants.map((p) => p.id)).toEqual(['patient']);
