@@ -11,6 +11,7 @@ import { RedisCommandClient } from './redis/RedisCommandClient';
 import { RedisCommandServer } from './redis/RedisCommandServer';
 import { RedisEventSink } from './redis/RedisEventSink';
 import { RedisEventSource } from './redis/RedisEventSource';
+import { busConnectionName } from './registry/ConnectionPresence';
 import { RedisNodeRegistry } from './registry/RedisNodeRegistry';
 
 export interface RedisBusOptions {
@@ -54,7 +55,7 @@ export class RedisBus {
     this.keys = new BusKeys(options.redis.keyPrefix);
     this.metrics = busMetrics(options.metrics);
     this.#redis = createRedisConnection(options.redis, {
-      name: `${options.nodeId}:bus`,
+      name: busConnectionName(options.nodeId),
       autoPipelining: true,
       logger: options.logger,
     });

@@ -12,6 +12,7 @@ export * from './redis/RedisCommandServer';
 export * from './redis/RedisEventSink';
 export * from './redis/RedisEventSource';
 export * from './redis/StreamGroupReader';
+export * from './registry/ConnectionPresence';
 export * from './registry/NodeHeartbeat';
 export * from './registry/NodeLossMonitor';
 export * from './registry/NodeRegistry';

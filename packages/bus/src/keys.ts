@@ -57,6 +57,21 @@ export class BusKeys {
     return `${this.prefix}nodes`;
   }
 
+  /** Present while a node that was declared lost is held back from new work (anti-flapping). */
+  nodeHold(nodeId: string): string {
+    return `${this.prefix}node:{${nodeId}}:hold`;
+  }
+
+  /** How often a node was declared lost lately: each loss doubles its next hold-back. */
+  nodeLosses(nodeId: string): string {
+    return `${this.prefix}node:{${nodeId}}:losses`;
+  }
+
+  /** Held by the one process that checks which nodes' Redis connections are still open. */
+  presenceLease(): string {
+    return `${this.prefix}nodes:presence-lease`;
+  }
+
   /** The node that is a call's home (its first SFU node). */
   roomHome(roomId: string): string {
     return `${this.prefix}room:{${roomId}}:home`;

@@ -56,6 +56,13 @@ export const commonEnv = z.object({
     description:
       'After SIGTERM/SIGINT the process exits within this, whatever its dependencies do (an SFU adds SFU_DRAIN_TIMEOUT_MS to a SIGTERM drain)',
   }),
+  NODE_LOSS_GRACE_MS: intField({
+    min: 0,
+    max: 60_000,
+    default: 500,
+    description:
+      'A node whose Redis connection has been closed this long is declared lost at once (its process died); 0 waits for its heartbeat TTL only',
+  }),
 });
 
 export interface CommonConfig {
@@ -66,6 +73,8 @@ export interface CommonConfig {
   metricsPort: number;
   /** From a shutdown signal to the process's exit at the latest. */
   shutdownTimeoutMs: number;
+  /** A node whose bus connection is gone this long is lost; 0: heartbeat TTL only. */
+  nodeLossGraceMs: number;
 }
 
 export function toCommonConfig(e: z.output<typeof commonEnv>): CommonConfig {
@@ -76,6 +85,7 @@ export function toCommonConfig(e: z.output<typeof commonEnv>): CommonConfig {
     region: e.REGION,
     metricsPort: e.METRICS_PORT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    nodeLossGraceMs: e.NODE_LOSS_GRACE_MS,
   };
 }
 

@@ -75,11 +75,13 @@ export class SfuNode {
     });
     pool.on('workerdied', (dead, replacement) => void this.#reportWorkerDeath(dead, replacement));
     this.#lossMonitor = new NodeLossMonitor({
+      nodeId: this.nodeId,
       registry: options.bus.registry,
       redis: options.bus.redis,
       keys: options.bus.keys,
       broadcast: options.bus.broadcast,
       intervalMs: Math.max(100, Math.floor(options.config.heartbeat.intervalMs / 2)),
+      presence: { graceMs: options.config.nodeLossGraceMs },
       logger: options.logger,
     });
     this.#remote = {
@@ -130,6 +132,13 @@ export class SfuNode {
     await this.#server.start();
     // A lost node's pipes go at once: its piped producers close, and their consumers with them.
     this.#unsubscribeLost = await this.#o.bus.broadcast.subscribe(NodeLost, async ({ nodeId }) => {
+      if (nodeId === this.nodeId) {
+        // Declared lost while alive (cut off from Redis too long): signaling has moved everyone,
+        // so what is left here are ghosts. The cluster holds us back from new work for a while.
+        this.#o.logger.error({ rooms: this.#rooms.size }, 'this node was declared lost: closing its rooms');
+        for (const room of [...this.#rooms.values()]) room.close('node-stopping');
+        return;
+      }
       for (const room of this.#rooms.values()) await room.span.drop(nodeId, false);
     });
     this.#lossMonitor.start();

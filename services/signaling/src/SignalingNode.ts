@@ -246,11 +246,14 @@ export class SignalingNode {
       logger: log,
     });
     this.#lossMonitor = new NodeLossMonitor({
+      nodeId: options.config.nodeId,
       registry: bus.registry,
       redis,
       keys: bus.keys,
       broadcast: bus.broadcast,
-      intervalMs: heartbeatMs,
+      // SFU entries expire on their own (shorter) TTL: sweep often enough not to add much to it.
+      intervalMs: Math.min(heartbeatMs, 500),
+      presence: { graceMs: options.config.nodeLossGraceMs },
       logger: log,
     });
   }

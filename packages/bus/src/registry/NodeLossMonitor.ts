@@ -3,66 +3,153 @@ import type { Logger } from 'pino';
 import type { BusKeys } from '../keys';
 import type { RedisClient } from '../redis/connection';
 import type { RedisBroadcaster } from '../redis/RedisBroadcaster';
-import type { NodeRegistry } from './NodeRegistry';
+import { ConnectionPresence } from './ConnectionPresence';
+import { DEFAULT_HOLD_BACK, type HoldBackPolicy, type NodeRegistry } from './NodeRegistry';
 
 export interface NodeLossMonitorOptions {
+  /** This process's node: never declared lost by its own monitor. */
+  nodeId: string;
   registry: NodeRegistry;
   redis: RedisClient;
   keys: BusKeys;
   broadcast: RedisBroadcaster;
   /** How often the registry is swept; a lost node is reported at most this long after its TTL ran out. */
   intervalMs: number;
+  /**
+   * A node whose bus connection has been closed for `graceMs` (seen on two checks `intervalMs`,
+   * default 250, apart) is lost without waiting for its TTL. Omitted or graceMs 0: TTL only.
+   */
+  presence?: { graceMs: number; intervalMs?: number };
+  holdBack?: HoldBackPolicy;
   logger: Logger;
 }
 
 /**
- * Declares nodes lost when their heartbeat entries expire, and broadcasts NodeLost once per lost
- * node with the calls and participants it hosted, so signaling can re-home them and the surviving
- * SFU nodes can drop their pipes to it. Any number of processes may run one: the registry's sweep
- * hands each lost node to exactly one of them.
+ * After our own connection (re)connects, nodes need this long to reconnect theirs (the bus's
+ * reconnect back-off tops out at 1 s): a Redis restart closes every connection at once and must not
+ * read as every node dying.
+ */
+const SETTLE_AFTER_RECONNECT_MS = 3_000;
+const PRESENCE_CHECK_MS = 250;
+
+/**
+ * Declares nodes lost on the first reliable sign — their Redis connections closed (the process is
+ * gone), or their heartbeat entries expired (host down, partition, wedged process) — and
+ * broadcasts NodeLost once per lost node with the calls and participants it hosted, so signaling
+ * can re-home them and the surviving SFU nodes can drop their pipes to it. A lost node that comes
+ * back is held out of selection for a while, longer each time (flapping). Any number of processes
+ * may run one: the registry hands each lost node to exactly one of them, and the connection check
+ * runs in one process at a time (a lease), since CLIENT LIST costs Redis in proportion to clients.
  */
 export class NodeLossMonitor {
   readonly #o: NodeLossMonitorOptions;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #presence: ConnectionPresence;
+  readonly #absentSince = new Map<string, { at: number; checks: number }>();
+  readonly #timers: NodeJS.Timeout[] = [];
   #sweeping: Promise<unknown> | undefined;
+  #checking: Promise<unknown> | undefined;
+  #settledAt = 0;
+  readonly #onReady = () => {
+    this.#settledAt = Date.now() + SETTLE_AFTER_RECONNECT_MS;
+    this.#absentSince.clear();
+  };
 
   constructor(options: NodeLossMonitorOptions) {
     this.#o = options;
+    this.#presence = new ConnectionPresence(options.redis);
   }
 
   start(): void {
-    this.#timer = setInterval(() => {
-      this.#sweeping ??= this.sweep().finally(() => {
-        this.#sweeping = undefined;
-      });
-    }, this.#o.intervalMs);
+    this.#o.redis.on('ready', this.#onReady);
+    this.#timers.push(
+      setInterval(() => {
+        this.#sweeping ??= this.sweep().finally(() => {
+          this.#sweeping = undefined;
+        });
+      }, this.#o.intervalMs),
+    );
+    const presence = this.#o.presence;
+    if (presence && presence.graceMs > 0) {
+      this.#timers.push(
+        setInterval(() => {
+          this.#checking ??= this.checkConnections().finally(() => {
+            this.#checking = undefined;
+          });
+        }, presence.intervalMs ?? PRESENCE_CHECK_MS),
+      );
+    }
   }
 
+  /** Nodes whose entries expired: lost (each reported by exactly one sweeping process). */
   async sweep(): Promise<string[]> {
-    const { registry, redis, keys, broadcast, logger } = this.#o;
     try {
-      const { lost } = await registry.sweep();
-      for (const nodeId of lost) {
-        const hosted = await redis.hgetall(keys.nodeRooms(nodeId));
-        const rooms = Object.entries(hosted).map(([roomId, peers]) => ({
-          roomId,
-          peerIds: parsePeers(peers),
-        }));
-        await broadcast.publish(NodeLost, { nodeId, rooms });
-        await redis.del(keys.nodeRooms(nodeId));
-        logger.warn({ lostNode: nodeId, rooms: rooms.length }, 'node lost: heartbeat expired');
-      }
+      const { lost } = await this.#o.registry.sweep();
+      for (const nodeId of lost) await this.#announce(nodeId, 'heartbeat expired');
       return lost;
     } catch (error) {
-      logger.warn({ err: error instanceof Error ? error.message : error }, 'node loss sweep failed');
+      this.#o.logger.warn({ err: errorText(error) }, 'node loss sweep failed');
       return [];
     }
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#sweeping;
+  /** Nodes whose bus connection stayed closed past the grace: lost, if this process holds the lease. */
+  async checkConnections(now = Date.now()): Promise<string[]> {
+    const { redis, keys, registry, nodeId: self, presence } = this.#o;
+    if (!presence || now < this.#settledAt) return [];
+    try {
+      const leaseMs = (presence.intervalMs ?? PRESENCE_CHECK_MS) * 4;
+      const took = await redis.set(keys.presenceLease(), self, 'PX', leaseMs, 'NX');
+      if (took === null) {
+        if ((await redis.get(keys.presenceLease())) !== self) {
+          this.#absentSince.clear();
+          return [];
+        }
+        await redis.pexpire(keys.presenceLease(), leaseMs);
+      }
+      const registered = (await redis.smembers(keys.nodes())).filter((id) => id !== self);
+      const present = await this.#presence.present(registered);
+      const lost: string[] = [];
+      for (const id of [...this.#absentSince.keys()])
+        if (!registered.includes(id) || present.has(id)) this.#absentSince.delete(id);
+      for (const id of registered) {
+        if (present.has(id)) continue;
+        const absent = this.#absentSince.get(id) ?? { at: now, checks: 0 };
+        absent.checks += 1;
+        this.#absentSince.set(id, absent);
+        if (absent.checks < 2 || now - absent.at < presence.graceMs) continue;
+        this.#absentSince.delete(id);
+        if (await registry.claimLost(id)) {
+          await this.#announce(id, 'connection closed');
+          lost.push(id);
+        }
+      }
+      return lost;
+    } catch (error) {
+      this.#o.logger.warn({ err: errorText(error) }, 'node connection check failed');
+      return [];
+    }
   }
+
+  async #announce(nodeId: string, cause: string): Promise<void> {
+    const { redis, keys, broadcast, registry, logger } = this.#o;
+    const hosted = await redis.hgetall(keys.nodeRooms(nodeId));
+    const rooms = Object.entries(hosted).map(([roomId, peers]) => ({ roomId, peerIds: parsePeers(peers) }));
+    await broadcast.publish(NodeLost, { nodeId, rooms });
+    await redis.del(keys.nodeRooms(nodeId));
+    const holdMs = await registry.holdBack(nodeId, this.#o.holdBack ?? DEFAULT_HOLD_BACK);
+    logger.warn({ lostNode: nodeId, cause, rooms: rooms.length, holdMs }, `node lost: ${cause}`);
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers.length = 0;
+    this.#o.redis.off('ready', this.#onReady);
+    await Promise.all([this.#sweeping, this.#checking]);
+  }
+}
+
+function errorText(error: unknown): unknown {
+  return error instanceof Error ? error.message : error;
 }
 
 function parsePeers(raw: string): string[] {

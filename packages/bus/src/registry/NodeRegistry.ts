@@ -16,4 +16,24 @@ export interface NodeRegistry {
    * Pruning is atomic per node, so each lost node is reported to exactly one caller cluster-wide.
    */
   sweep(): Promise<{ live: NodeInfo[]; lost: string[] }>;
+  /**
+   * Declares a node lost before its TTL ran out (its connections closed): removes its entry. True
+   * for exactly one caller cluster-wide, as with sweep(); false if it was gone already.
+   */
+  claimLost(nodeId: string): Promise<boolean>;
+  /**
+   * Keeps a lost node out of list() for a while if it comes back, longer each time it was lost
+   * recently (a node in a crash loop is not handed calls every few seconds). Returns the hold in ms.
+   */
+  holdBack(nodeId: string, policy: HoldBackPolicy): Promise<number>;
 }
+
+export interface HoldBackPolicy {
+  /** The first loss's hold; each further loss within `memoryMs` doubles it. */
+  baseMs: number;
+  maxMs: number;
+  /** Losses are forgotten after this long without one. */
+  memoryMs: number;
+}
+
+export const DEFAULT_HOLD_BACK: HoldBackPolicy = { baseMs: 5_000, maxMs: 300_000, memoryMs: 600_000 };

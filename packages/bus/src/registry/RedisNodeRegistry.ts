@@ -2,7 +2,7 @@ import { NodeInfo } from '@trellis/protocol';
 import type { Logger } from 'pino';
 import type { BusKeys } from '../keys';
 import type { RedisClient } from '../redis/connection';
-import type { NodeRegistry } from './NodeRegistry';
+import type { HoldBackPolicy, NodeRegistry } from './NodeRegistry';
 
 /** `node:{id}` keys with a TTL, indexed by the `nodes` set (keys can't be listed cheaply). */
 export class RedisNodeRegistry implements NodeRegistry {
@@ -35,18 +35,36 @@ export class RedisNodeRegistry implements NodeRegistry {
   async sweep(): Promise<{ live: NodeInfo[]; lost: string[] }> {
     const ids = await this.redis.smembers(this.keys.nodes());
     // One GET per node rather than MGET: on Redis Cluster the keys live in different slots.
-    const raws = await Promise.all(ids.map((id) => this.redis.get(this.keys.node(id))));
+    const [raws, held] = await Promise.all([
+      Promise.all(ids.map((id) => this.redis.get(this.keys.node(id)))),
+      Promise.all(ids.map((id) => this.redis.exists(this.keys.nodeHold(id)))),
+    ]);
     const live: NodeInfo[] = [];
     const expired: string[] = [];
     ids.forEach((id, i) => {
       const info = this.#parse(id, raws[i] ?? null);
-      if (info) live.push(info);
-      else expired.push(id);
+      if (!info) expired.push(id);
+      else if (held[i] === 0) live.push(info);
     });
     // One SREM per node: whoever removes an id is the one that saw the node go.
     const removed = await Promise.all(expired.map((id) => this.redis.srem(this.keys.nodes(), id)));
     const lost = expired.filter((_, i) => removed[i] === 1);
     return { live: live.sort((a, b) => a.nodeId.localeCompare(b.nodeId)), lost };
+  }
+
+  async claimLost(nodeId: string): Promise<boolean> {
+    const removed = await this.redis.srem(this.keys.nodes(), nodeId);
+    await this.redis.del(this.keys.node(nodeId));
+    return removed === 1;
+  }
+
+  async holdBack(nodeId: string, policy: HoldBackPolicy): Promise<number> {
+    const losses = this.keys.nodeLosses(nodeId);
+    const count = await this.redis.incr(losses);
+    await this.redis.pexpire(losses, policy.memoryMs);
+    const holdMs = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(30, count - 1));
+    await this.redis.set(this.keys.nodeHold(nodeId), String(count), 'PX', holdMs);
+    return holdMs;
   }
 
   #parse(nodeId: string, raw: string | null): NodeInfo | undefined {

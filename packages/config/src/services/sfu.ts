@@ -85,14 +85,15 @@ export const sfuEnv = z.object({
   SFU_HEARTBEAT_INTERVAL_MS: intField({
     min: 100,
     max: 60_000,
-    default: 2_000,
+    default: 1_000,
     description: 'How often the node refreshes its registry entry and load report',
   }),
   SFU_HEARTBEAT_TTL_MS: intField({
     min: 200,
     max: 300_000,
-    default: 6_000,
-    description: 'Registry entry lifetime; a node silent this long is treated as dead',
+    default: 3_000,
+    description:
+      'Registry entry lifetime; a node silent this long is treated as dead (a dead process is seen sooner: NODE_LOSS_GRACE_MS)',
   }),
   SFU_STATS_INTERVAL_MS: intField({
     min: 0,
