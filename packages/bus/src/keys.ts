@@ -67,9 +67,9 @@ export class BusKeys {
     return `${this.prefix}node:{${nodeId}}:losses`;
   }
 
-  /** Held by the one process that checks which nodes' Redis connections are still open. */
-  presenceLease(): string {
-    return `${this.prefix}nodes:presence-lease`;
+  /** Held by one of the processes that check which nodes' Redis connections are still open. */
+  presenceLease(slot: number): string {
+    return `${this.prefix}nodes:presence-lease:${slot}`;
   }
 
   /** The node that is a call's home (its first SFU node). */

@@ -10,6 +10,15 @@ import type {
 } from './PeerTypes';
 import type { RoomEvents, RoomRouter, RoomTransportSettings } from './RoomTypes';
 
+/**
+ * libwebrtc drops a keyframe request that comes within 300 ms of the last one it honoured
+ * (EncoderRtcpFeedback's minimum keyframe send interval), and mediasoup re-asks only after 1 s: a
+ * consumer that starts a moment after another (joiners, everyone after a re-home) waited ~1 s for
+ * its first picture. With this delay mediasoup gathers the requests that follow one and sends them
+ * as one, just late enough to be honoured.
+ */
+const KEYFRAME_REQUEST_DELAY_MS = 350;
+
 /** What a peer needs from its room; the Room implements it. */
 export interface PeerContext {
   readonly roomId: string;
@@ -166,6 +175,7 @@ export class Peer {
         kind: options.kind,
         rtpParameters: options.rtpParameters,
         paused: options.paused,
+        ...(options.kind === 'video' ? { keyFrameRequestDelay: KEYFRAME_REQUEST_DELAY_MS } : {}),
         appData: { ...options.appData, peerId: this.id },
       }),
     );

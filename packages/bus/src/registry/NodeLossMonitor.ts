@@ -31,6 +31,7 @@ export interface NodeLossMonitorOptions {
  */
 const SETTLE_AFTER_RECONNECT_MS = 3_000;
 const PRESENCE_CHECK_MS = 250;
+const PRESENCE_CHECKERS = 2;
 
 /**
  * Declares nodes lost on the first reliable sign — their Redis connections closed (the process is
@@ -39,7 +40,7 @@ const PRESENCE_CHECK_MS = 250;
  * can re-home them and the surviving SFU nodes can drop their pipes to it. A lost node that comes
  * back is held out of selection for a while, longer each time (flapping). Any number of processes
  * may run one: the registry hands each lost node to exactly one of them, and the connection check
- * runs in one process at a time (a lease), since CLIENT LIST costs Redis in proportion to clients.
+ * runs in two processes at a time (leases), since CLIENT LIST costs Redis in proportion to clients.
  */
 export class NodeLossMonitor {
   readonly #o: NodeLossMonitorOptions;
@@ -97,14 +98,9 @@ export class NodeLossMonitor {
     const { redis, keys, registry, nodeId: self, presence } = this.#o;
     if (!presence || now < this.#settledAt) return [];
     try {
-      const leaseMs = (presence.intervalMs ?? PRESENCE_CHECK_MS) * 4;
-      const took = await redis.set(keys.presenceLease(), self, 'PX', leaseMs, 'NX');
-      if (took === null) {
-        if ((await redis.get(keys.presenceLease())) !== self) {
-          this.#absentSince.clear();
-          return [];
-        }
-        await redis.pexpire(keys.presenceLease(), leaseMs);
+      if (!(await this.#holdLease(presence.intervalMs ?? PRESENCE_CHECK_MS))) {
+        this.#absentSince.clear();
+        return [];
       }
       const registered = (await redis.smembers(keys.nodes())).filter((id) => id !== self);
       const present = await this.#presence.present(registered);
@@ -128,6 +124,24 @@ export class NodeLossMonitor {
       this.#o.logger.warn({ err: errorText(error) }, 'node connection check failed');
       return [];
     }
+  }
+
+  /**
+   * Two checkers at a time, each holding one lease slot: when one of them is the process that died,
+   * the other sees it go without first waiting for the dead one's lease to run out.
+   */
+  async #holdLease(intervalMs: number): Promise<boolean> {
+    const { redis, keys, nodeId: self } = this.#o;
+    const leaseMs = intervalMs * 4;
+    for (let slot = 0; slot < PRESENCE_CHECKERS; slot++) {
+      const key = keys.presenceLease(slot);
+      if ((await redis.set(key, self, 'PX', leaseMs, 'NX')) !== null) return true;
+      if ((await redis.get(key)) === self) {
+        await redis.pexpire(key, leaseMs);
+        return true;
+      }
+    }
+    return false;
   }
 
   async #announce(nodeId: string, cause: string): Promise<void> {
