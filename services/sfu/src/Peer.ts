@@ -15,7 +15,8 @@ import type { RoomEvents, RoomRouter, RoomTransportSettings } from './RoomTypes'
  * (EncoderRtcpFeedback's minimum keyframe send interval), and mediasoup re-asks only after 1 s: a
  * consumer that starts a moment after another (joiners, everyone after a re-home) waited ~1 s for
  * its first picture. With this delay mediasoup gathers the requests that follow one and sends them
- * as one, just late enough to be honoured.
+ * as one, just late enough to be honoured. mediasoup gathers per stream (SSRC) while libwebrtc's
+ * limit is per sender, so with simulcast a request for another layer can still wait the 1 s.
  */
 const KEYFRAME_REQUEST_DELAY_MS = 350;
 

@@ -45,6 +45,7 @@ const PRESENCE_CHECKERS = 2;
 export class NodeLossMonitor {
   readonly #o: NodeLossMonitorOptions;
   readonly #presence: ConnectionPresence;
+  readonly #checkEveryMs: number;
   readonly #absentSince = new Map<string, { at: number; checks: number }>();
   readonly #timers: NodeJS.Timeout[] = [];
   #sweeping: Promise<unknown> | undefined;
@@ -58,6 +59,7 @@ export class NodeLossMonitor {
   constructor(options: NodeLossMonitorOptions) {
     this.#o = options;
     this.#presence = new ConnectionPresence(options.redis);
+    this.#checkEveryMs = options.presence?.intervalMs ?? PRESENCE_CHECK_MS;
   }
 
   start(): void {
@@ -76,7 +78,7 @@ export class NodeLossMonitor {
           this.#checking ??= this.checkConnections().finally(() => {
             this.#checking = undefined;
           });
-        }, presence.intervalMs ?? PRESENCE_CHECK_MS),
+        }, this.#checkEveryMs),
       );
     }
   }
@@ -98,7 +100,7 @@ export class NodeLossMonitor {
     const { redis, keys, registry, nodeId: self, presence } = this.#o;
     if (!presence || now < this.#settledAt) return [];
     try {
-      if (!(await this.#holdLease(presence.intervalMs ?? PRESENCE_CHECK_MS))) {
+      if (!(await this.#holdLease())) {
         this.#absentSince.clear();
         return [];
       }
@@ -130,9 +132,9 @@ export class NodeLossMonitor {
    * Two checkers at a time, each holding one lease slot: when one of them is the process that died,
    * the other sees it go without first waiting for the dead one's lease to run out.
    */
-  async #holdLease(intervalMs: number): Promise<boolean> {
+  async #holdLease(): Promise<boolean> {
     const { redis, keys, nodeId: self } = this.#o;
-    const leaseMs = intervalMs * 4;
+    const leaseMs = this.#checkEveryMs * 4;
     for (let slot = 0; slot < PRESENCE_CHECKERS; slot++) {
       const key = keys.presenceLease(slot);
       if ((await redis.set(key, self, 'PX', leaseMs, 'NX')) !== null) return true;
