@@ -18,6 +18,12 @@ type RouterRoom = Api.RoomSnapshot & {
 /** Signals for a P2P connection not made yet (the offer may beat our own mode change) live this long. */
 const PENDING_SIGNAL_TTL_MS = 10_000;
 const ROUTER_POLL_MS = 250;
+/**
+ * Off a draining node the old path keeps publishing this long once the new one is up: the others
+ * learn of the new producers, consume them and wait for a keyframe (~0.5 s on a loaded node) while
+ * still watching the old. It costs a second upload for that time.
+ */
+const DRAIN_OVERLAP_MS = 1500;
 const ROUTER_POLL_ATTEMPTS = 40;
 
 export interface MediaPathsOptions {
@@ -225,17 +231,14 @@ export class MediaPaths extends TypedEmitter<MediaPathsEvents> {
         this.ensureSfu();
         return;
       }
-      const before = session.producerIds;
       const room = await this.#routerRoom(session);
       if (!room || session.closed) return;
       this.#o.logger.info('rehoming the SFU path', { reason, nodeId: session.nodeId });
-      await session.rehome({ routerRtpCapabilities: room.routerRtpCapabilities, producers: room.producers });
-      // A draining node still holds the old producers: others would keep consuming them.
-      for (const producerId of before) {
-        this.#o
-          .request(Api.CloseProducer, { roomId: this.#o.room.roomId, producerId })
-          .catch(() => undefined);
-      }
+      await session.rehome({
+        routerRtpCapabilities: room.routerRtpCapabilities,
+        producers: room.producers,
+        ...(reason === 'draining' ? { overlapMs: DRAIN_OVERLAP_MS } : {}),
+      });
       this.safeEmit('built');
     };
     this.#rehoming = this.#rehoming

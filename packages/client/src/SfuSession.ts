@@ -27,6 +27,8 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
   #localTracks: MediaStreamTrack[] = [];
   #screenTrack: MediaStreamTrack | null = null;
   #attachment: SfuAttachment | undefined;
+  /** Replaced attachments still carrying media during a rehome's overlap. */
+  readonly #retiring = new Set<SfuAttachment>();
   #routerCapabilities: string | undefined;
   #started = false;
   #closed = false;
@@ -87,6 +89,7 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
   removeProducer(producerId: string): void {
     this.#wanted.delete(producerId);
     this.#attachment?.closeConsumersOf(producerId);
+    for (const old of this.#retiring) old.closeConsumersOf(producerId);
     this.#attachment?.closeProducer(producerId);
   }
 
@@ -107,8 +110,8 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
 
   /**
    * Moves to new transports (signaling placed us on another node): a new attachment publishes and
-   * consumes everything, then the old one closes. The Device is reused unless the router's
-   * capabilities changed (a Device loads only once).
+   * consumes everything, then the old one closes (after `overlapMs`). The Device is reused unless
+   * the router's capabilities changed (a Device loads only once).
    */
   rehome(options: SfuRehomeOptions): Promise<void> {
     const run = async () => {
@@ -118,8 +121,15 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
       for (const producer of options.producers) this.#want(producer);
       // On failure the old attachment stays: on a draining node it still carries media.
       await this.#attach(options.routerRtpCapabilities);
-      if (old && old !== this.#attachment) old.close();
       this.#started = true;
+      if (!old || old === this.#attachment) return;
+      const overlapMs = options.overlapMs ?? 0;
+      if (overlapMs > 0 && !this.#closed) {
+        this.#retiring.add(old);
+        await this.#sleepUnlessClosed(overlapMs);
+        this.#retiring.delete(old);
+      }
+      await this.#release(old);
     };
     this.#rehoming = this.#rehoming.then(run, run);
     return this.#rehoming;
@@ -171,9 +181,38 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
     this.#closed = true;
     this.#attachment?.close();
     this.#attachment = undefined;
+    for (const old of this.#retiring) old.close();
+    this.#retiring.clear();
     this.#wanted.clear();
     this.safeEmit('@close');
     this.removeAllListeners();
+  }
+
+  /**
+   * Closes a replaced attachment: its producers first, through signaling and while their node is
+   * still there (a draining node leaves once its peers have closed their transports), so the call
+   * forgets them at once; then its transports. Off a dead node signaling has forgotten them already.
+   */
+  async #release(old: SfuAttachment): Promise<void> {
+    const ids = old.producerIds;
+    await Promise.all(
+      ids.map((producerId) =>
+        this.#o.request(Api.CloseProducer, { roomId: this.#o.roomId, producerId }).catch(() => undefined),
+      ),
+    );
+    old.close();
+  }
+
+  #sleepUnlessClosed(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.off('@close', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.on('@close', done);
+    });
   }
 
   #want(info: Api.ProducerInfo): void {

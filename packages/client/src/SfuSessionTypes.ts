@@ -40,7 +40,15 @@ export interface SfuStartOptions {
   producers: Api.ProducerInfo[];
 }
 
-export type SfuRehomeOptions = Omit<SfuStartOptions, 'localTracks' | 'screenTrack'>;
+export interface SfuRehomeOptions extends Omit<SfuStartOptions, 'localTracks' | 'screenTrack'> {
+  /**
+   * How long the old attachment keeps publishing and receiving once the new one is up. Off a
+   * draining node (still forwarding) this is make-before-break for the others too: they watch the
+   * old producers until they have consumed the new ones. Off a dead node there is nothing to keep.
+   * Default 0.
+   */
+  overlapMs?: number;
+}
 
 /** A remote participant's track received through the SFU (one consumer). */
 export interface SfuRemoteTrack {

@@ -4,5 +4,6 @@ export * from './services/findBinary';
 export * from './services/postgres';
 export * from './services/redis';
 export * from './services/redisTopologies';
+export * from './services/TcpBalancer';
 export * from './services/tcp';
 export * from './waitFor';

@@ -45,6 +45,8 @@ export class Peer {
   readonly #producers = new Map<string, types.Producer>();
   readonly #consumers = new Map<string, types.Consumer>();
   #closing = false;
+  /** Whether a transport was ever made: a peer with none yet is joining, not leaving. */
+  #hadTransports = false;
   #closed = false;
 
   constructor(id: string, home: RoomRouter, ctx: PeerContext) {
@@ -67,6 +69,10 @@ export class Peer {
 
   get transports(): ReadonlyMap<string, types.Transport<TransportAppData>> {
     return this.#transports;
+  }
+
+  get hadTransports(): boolean {
+    return this.#hadTransports;
   }
 
   async createWebRtcTransport(
@@ -298,7 +304,8 @@ export class Peer {
 
   /** Closes everything the peer owns and tells the room, which closes itself after its last peer. */
   close(): void {
-    if (this.#closed) return;
+    // Closing transports reports each one; a listener may ask to close the peer again meanwhile.
+    if (this.#closed || this.#closing) return;
     this.#closing = true;
     for (const transport of [...this.#transports.values()]) transport.close();
     this.#closed = true;
@@ -306,6 +313,7 @@ export class Peer {
   }
 
   #adoptTransport(transport: types.Transport<TransportAppData>): void {
+    this.#hadTransports = true;
     this.#transports.set(transport.id, transport);
     transport.observer.once('close', () => this.#transports.delete(transport.id));
   }

@@ -218,16 +218,18 @@ export class SfuNode {
   }
 
   /**
-   * Stops taking calls and participants, waits up to `maxMs` for the calls to leave, then tells
-   * signaling to move whoever is left (ParticipantsMustMove), gives them `moveGraceMs`, and closes.
-   * Bounded: the returned promise settles by maxMs + moveGraceMs whatever the calls do.
+   * Stops taking calls and participants and asks signaling at once to move everyone here
+   * (ParticipantsMustMove): they build their path on another node while this one still carries
+   * their media, then leave (make-before-break). Closes when the last room is empty, or after
+   * `maxMs` whatever the calls do.
    */
-  drain(maxMs = this.#o.config.drainTimeoutMs, moveGraceMs = 3000): Promise<void> {
+  drain(maxMs = this.#o.config.drainTimeoutMs): Promise<void> {
     this.#draining ??= (async () => {
       if (this.#state !== 'serving') return;
       this.#state = 'draining';
-      this.#o.logger.info({ maxMs }, 'sfu node draining');
-      await this.#heartbeat.beat();
+      this.#drainDeadline = Date.now() + maxMs;
+      this.#o.logger.info({ maxMs, rooms: this.#rooms.size }, 'sfu node draining');
+      await this.#heartbeat.beat().catch(() => undefined);
       await this.#o.bus.broadcast
         .publish(NodeStateChanged, {
           nodeId: this.nodeId,
@@ -236,24 +238,41 @@ export class SfuNode {
           region: this.#o.config.region,
         })
         .catch(() => undefined);
-      if (!(await this.#roomsGone(maxMs))) {
-        for (const room of this.#rooms.values()) {
-          await this.#o.bus.events
-            .append(room.roomId, ParticipantsMustMove, {
-              roomId: room.roomId,
-              nodeId: this.nodeId,
-              peerIds: [...room.peers.keys()],
-              reason: 'draining',
-            })
-            .catch((error: unknown) =>
-              this.#o.logger.error({ err: String(error) }, 'could not ask participants to move'),
-            );
-        }
-        await this.#roomsGone(moveGraceMs);
+      for (const room of [...this.#rooms.values()]) {
+        // A peer that has already gone (all its transports closed) is not asked to move.
+        for (const peer of [...room.peers.values()]) this.#releaseIfMoved(peer);
+        if (room.closed || room.peers.size === 0) continue;
+        await this.#o.bus.events
+          .append(room.roomId, ParticipantsMustMove, {
+            roomId: room.roomId,
+            nodeId: this.nodeId,
+            peerIds: [...room.peers.keys()],
+            reason: 'draining',
+          })
+          .catch((error: unknown) =>
+            this.#o.logger.error(
+              { err: String(error), roomId: room.roomId },
+              'could not ask participants to move',
+            ),
+          );
       }
+      const emptied = await this.#roomsGone(this.#drainDeadline - Date.now());
+      this.#o.logger.info(
+        { emptied, left: [...this.#rooms.values()].reduce((n, r) => n + r.peers.size, 0) },
+        emptied ? 'sfu node drained' : 'drain cap reached: closing the rooms left',
+      );
       await this.close();
     })();
     return this.#draining;
+  }
+
+  /**
+   * While draining, a peer whose transports have all closed has moved to its new node (its client
+   * closed the old path): it goes at once, so the room empties and the drain ends before its cap.
+   */
+  #releaseIfMoved(peer: Peer): void {
+    if (this.#state === 'draining' && !peer.closed && peer.transports.size === 0 && peer.hadTransports)
+      peer.close();
   }
 
   get drainDeadline(): number | undefined {
@@ -276,7 +295,6 @@ export class SfuNode {
   /** Resolves true once no room is left, false if `ms` passed first. */
   async #roomsGone(ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
-    this.#drainDeadline = deadline;
     while (this.#rooms.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now()))));
     }
@@ -315,6 +333,7 @@ export class SfuNode {
   #adopt(room: Room): Room {
     this.#rooms.set(room.roomId, room);
     publishRoomEvents(room, this.#o.bus.events, this.nodeId, this.#o.logger);
+    room.on('transportclose', (peer) => this.#releaseIfMoved(peer));
     room.once('close', (reason) => {
       this.#rooms.delete(room.roomId);
       if (reason === 'worker-died') {

@@ -1,6 +1,7 @@
 import { Api } from '@trellis/protocol';
 import { LoadError } from './LoadError';
 import type { ParticipantResult, ParticipantSpec, SubscriptionResult } from './LoadParticipantTypes';
+import { FrameGaps } from './media/FrameGaps';
 import type { MediaClip } from './media/MediaClip';
 import type { Subscription } from './media/RtpSubscriber';
 import { SfuPath } from './SfuPath';
@@ -8,6 +9,9 @@ import { SignalingConnection } from './SignalingConnection';
 
 const SFU_MODES = new Set<Api.CallMode>(['migrating_to_sfu', 'sfu', 'migrating_to_p2p']);
 const READY_POLL_MS = 200;
+const ERROR_LOG_PER_CODE = 20;
+/** How long the old path keeps publishing after a move off a draining node (see the SDK's MediaPaths). */
+const DRAIN_OVERLAP_MS = 1500;
 /** A participant that may publish but announced nothing yet is waited for this long (as the SDK does). */
 const PUBLISH_GRACE_MS = 5_000;
 
@@ -39,6 +43,11 @@ export class LoadParticipant {
   #pathStart: Promise<void> | undefined;
   readonly #oldPaths: SfuPath[] = [];
   #rehomes = 0;
+  #resumes = 0;
+  #sessionId: string | undefined;
+  readonly #frames = new FrameGaps();
+  /** Errors with the time they happened (epoch ms), the first few per code. */
+  readonly #errorLog: Array<{ code: string; at: number }> = [];
   #joinStartedAt = 0;
   #joinMs: number | undefined;
   #sfuSince: number | undefined;
@@ -70,6 +79,7 @@ export class LoadParticipant {
     const reply = await s.request(Api.JoinRoom, { roomId: this.#spec.roomId });
     this.#joinMs = performance.now() - this.#joinStartedAt;
     this.#participantId = reply.participantId;
+    this.#sessionId = reply.sessionId;
     for (const p of reply.room.participants) this.#participants.set(p.id, p);
     for (const p of reply.room.producers) this.#producers.set(p.id, p);
     this.#routerCaps = reply.room.routerRtpCapabilities;
@@ -91,9 +101,38 @@ export class LoadParticipant {
       this.#consumeWanted();
     });
     s.on('producer-closed', ({ producerId }) => this.#producers.delete(producerId));
-    s.on('rehome', () => void this.#rehome());
+    s.on('rehome', ({ reason }) => void this.#rehome(reason));
     s.on('session-replaced', () => this.#error(new LoadError('SESSION_REPLACED', 'another join took over')));
     s.onDisconnect((reason) => this.#error(new LoadError('DISCONNECTED', `signaling dropped us: ${reason}`)));
+    s.onReconnect(() => this.#resume());
+  }
+
+  /**
+   * Back on signaling after a drop (its node died; the balancer found another): the session is
+   * resumed and the call's state taken from the snapshot. Media never stopped: the SFU path is kept
+   * unless signaling lost our producers meanwhile (it re-homed us), then it is built again.
+   */
+  async #resume(): Promise<void> {
+    if (this.#closed || this.#sessionId === undefined) return;
+    try {
+      const reply = await this.#signaling.request(Api.JoinRoom, {
+        roomId: this.#spec.roomId,
+        resumeSessionId: this.#sessionId,
+      });
+      this.#resumes += 1;
+      this.#sessionId = reply.sessionId;
+      if (!reply.resumed) this.#error(new LoadError('SESSION_LOST', 'signaling did not resume our session'));
+      this.#participants.clear();
+      for (const p of reply.room.participants) this.#participants.set(p.id, p);
+      this.#producers.clear();
+      for (const p of reply.room.producers) this.#producers.set(p.id, p);
+      this.#applyMode(reply.room.version, reply.room.mode, reply.room.transition);
+      const ours = this.#path?.producerIds ?? [];
+      if (ours.length > 0 && !ours.some((id) => this.#producers.has(id))) await this.#rehome('node-lost');
+      else this.#consumeWanted();
+    } catch (error) {
+      this.#error(error);
+    }
   }
 
   #applyMode(version: number, mode: Api.CallMode, transition: Api.TransitionInfo | undefined): void {
@@ -131,6 +170,7 @@ export class LoadParticipant {
           publishAudio: this.#spec.publishAudio,
           speaking: this.#spec.speaking,
           videoLayer: this.#spec.videoLayer,
+          onVideoFrame: (publisherId, now) => this.#frames.frame(publisherId, now),
         });
         this.#path = path;
         await path.start();
@@ -256,19 +296,32 @@ export class LoadParticipant {
     return this.#spec.publishVideo || this.#spec.publishAudio;
   }
 
-  /** The SFU node went away or drains: build a new path (it lands on the new node), keep the old stats. */
-  async #rehome(): Promise<void> {
+  /**
+   * The SFU node went away or drains: build a new path (it lands on the new node), keep the old
+   * stats. Off a draining node, which still forwards, the old path goes only once the new one is up
+   * and the others have had time to consume it (make-before-break, as the SDK does).
+   */
+  async #rehome(reason: Api.ClientEventPayload<'rehome'>['reason']): Promise<void> {
     this.#rehomes += 1;
     await this.#pathStart;
     const old = this.#path;
+    const overlap = reason === 'draining';
     if (old) {
       this.#oldPaths.push(old);
-      await old.close();
+      if (!overlap) await old.close();
     }
     this.#path = undefined;
     this.#pathStart = undefined;
     this.#routerCaps = undefined;
     if (!this.#closed && SFU_MODES.has(this.#mode)) await this.#ensureSfu();
+    if (!old || !overlap) return;
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_OVERLAP_MS));
+    for (const producerId of old.producerIds) {
+      await this.#signaling
+        .request(Api.CloseProducer, { roomId: this.#spec.roomId, producerId }, 3_000)
+        .catch(() => undefined);
+    }
+    await old.close();
   }
 
   /** A join that threw: counted under its code; leave() still cleans up. */
@@ -280,6 +333,7 @@ export class LoadParticipant {
     if (this.#closed) return;
     const e = LoadError.from(error);
     this.#errors[e.code] = (this.#errors[e.code] ?? 0) + 1;
+    if (this.#errors[e.code]! <= ERROR_LOG_PER_CODE) this.#errorLog.push({ code: e.code, at: Date.now() });
     this.#firstError ??= { code: e.code, message: e.message };
     this.#errorMessages[e.code] ??= e.message;
   }
@@ -341,10 +395,14 @@ export class LoadParticipant {
       transitions: this.#transitions.size,
       pathReadyReported: this.#reported.size,
       rehomes: this.#rehomes,
+      resumes: this.#resumes,
       errors: { ...this.#errors },
       rateLimitedRetries: this.#signaling.rateLimitedRetries,
+      unavailableRetries: this.#signaling.unavailableRetries,
       firstError: this.#firstError,
       errorMessages: { ...this.#errorMessages },
+      errorLog: [...this.#errorLog],
+      video: this.#frames.result(),
       sent,
       subscriptions,
       unmatchedPackets: paths.reduce((n, p) => n + (p.subscriber?.unmatched ?? 0), 0),

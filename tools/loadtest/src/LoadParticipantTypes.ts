@@ -1,3 +1,5 @@
+import type { PublisherFrames } from './media/FrameGaps';
+
 /** Which remote participants a load participant receives. */
 export type SubscribePolicy =
   | { mode: 'all' }
@@ -63,12 +65,20 @@ export interface ParticipantResult {
   transitions: number;
   pathReadyReported: number;
   rehomes: number;
+  /** Sessions resumed after the signaling connection dropped. */
+  resumes: number;
   errors: Record<string, number>;
   /** Requests answered RATE_LIMITED and sent again later (not errors unless retries ran out). */
   rateLimitedRetries: number;
+  /** Requests answered UNAVAILABLE and sent again (see SignalingConnection). */
+  unavailableRetries: number;
   firstError: { code: string; message: string } | undefined;
   /** The first message seen for each error code. */
   errorMessages: Record<string, string>;
+  /** When errors happened (epoch ms), the first 20 of each code: to tell which fault caused them. */
+  errorLog: Array<{ code: string; at: number }>;
+  /** Each publisher's video as this participant saw it, over every path (see FrameGaps). */
+  video: PublisherFrames[];
   sent: { videoPackets: number; audioPackets: number; bytes: number; plis: number; nacked: number };
   subscriptions: SubscriptionResult[];
   unmatchedPackets: number;

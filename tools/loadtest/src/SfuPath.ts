@@ -19,6 +19,8 @@ export interface SfuPathOptions {
   speaking: boolean;
   /** Simulcast layer asked for on every video consumer (0 = 320x180 … 2 = 1280x720). */
   videoLayer: number;
+  /** Each rendered video frame, by publisher (the participant's FrameGaps, across its paths). */
+  onVideoFrame?: (publisherId: string, now: number) => void;
 }
 
 /**
@@ -116,6 +118,9 @@ export class SfuPath {
       reply.kind,
       ssrc,
     );
+    const onVideoFrame = this.#o.onVideoFrame;
+    if (onVideoFrame && reply.kind === 'video')
+      sub.monitor.onFrame = (now) => onVideoFrame(producer.participantId, now);
     if (resume) await signaling.request(Api.ResumeConsumer, { roomId, consumerId: reply.consumerId });
     return sub;
   }

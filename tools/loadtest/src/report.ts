@@ -55,7 +55,11 @@ export interface LoadReport {
   transitionsSeen: number;
   pathReadyReported: number;
   rehomes: number;
+  /** Sessions resumed after a signaling connection dropped. */
+  resumes: number;
   rateLimitedRetries: number;
+  /** Requests answered UNAVAILABLE (signaling's Redis down) and sent again. */
+  unavailableRetries: number;
   errors: Record<string, number>;
   /** One message per error code, for the why. */
   errorExamples: Record<string, string>;
@@ -156,7 +160,9 @@ export function buildReport(
     ),
     pathReadyReported: results.reduce((n, r) => n + r.pathReadyReported, 0),
     rehomes: results.reduce((n, r) => n + r.rehomes, 0),
+    resumes: results.reduce((n, r) => n + r.resumes, 0),
     rateLimitedRetries: results.reduce((n, r) => n + r.rateLimitedRetries, 0),
+    unavailableRetries: results.reduce((n, r) => n + r.unavailableRetries, 0),
     errors,
     errorExamples,
     perCall: calls.map((roomId) => {
@@ -248,7 +254,7 @@ export function summaryText(r: LoadReport): string {
     `  video          ${r.received.videoFrames} frames, ${r.received.keyframes} keyframes, ${r.received.freezes} freezes (${r.received.freezeSeconds} s)`,
     `  sent           ${r.sent.videoPackets + r.sent.audioPackets} packets, ${r.sent.bitrateKbps} kbps, ${r.sent.plis} PLIs answered, ${r.sent.nacked} retransmitted`,
     `  subscriptions  ${r.subscriptions.withMedia}/${r.subscriptions.expected} delivering media`,
-    `  transitions    ${r.transitionsSeen} seen, ${r.pathReadyReported} path-ready reports, ${r.rehomes} rehomes`,
+    `  transitions    ${r.transitionsSeen} seen, ${r.pathReadyReported} path-ready reports, ${r.rehomes} rehomes, ${r.resumes} resumes`,
     `  errors         ${errors} (${r.rateLimitedRetries} rate-limited requests retried)`,
     `  load generator ${r.loadGenerator.workers} worker(s), ${r.loadGenerator.cpuCores} cores, event loop delay p99 ${r.loadGenerator.eventLoopDelayP99Ms} ms (max ${r.loadGenerator.eventLoopDelayMaxMs} ms)`,
     `  machine        ${r.machine.cpus} cpus, load average ${r.machine.loadAverage.join(' ')}`,

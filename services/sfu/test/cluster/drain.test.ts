@@ -1,5 +1,5 @@
 import { RedisBus } from '@trellis/bus';
-import { CreatePlainTransport, GetPeerStats, ParticipantsMustMove } from '@trellis/protocol';
+import { ClosePeer, CreatePlainTransport, GetPeerStats, ParticipantsMustMove } from '@trellis/protocol';
 import { createMetricsRegistry } from '@trellis/telemetry';
 import { type RedisServer, startRedis, waitFor } from '@trellis/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,8 +7,7 @@ import { quietLogger } from '../inprocess/fixtures';
 import { type SpawnedSfu, spawnSfu } from '../support/spawnSfu';
 import { PlainCall } from './plainCall';
 
-const DRAIN_MS = 1500;
-const MOVE_GRACE_MS = 3000;
+const DRAIN_MS = 2500;
 
 describe('draining an sfu process', () => {
   let redis: RedisServer;
@@ -39,7 +38,7 @@ describe('draining an sfu process', () => {
     await redis?.stop();
   });
 
-  it('refuses new participants, asks the rest to move, and exits within its cap', async () => {
+  it('refuses new participants, asks the rest to move at once, and exits at its cap if they stay', async () => {
     const moves: string[][] = [];
     await client
       .consumeEvents('drain-test')
@@ -75,17 +74,59 @@ describe('draining an sfu process', () => {
     ).resolves.toBeDefined();
     await waitFor(() => sub.count() > before + 20, { what: 'media to keep flowing while draining' });
 
-    await waitFor(() => moves.length > 0, { what: 'the move request', timeoutMs: DRAIN_MS + 5000 });
+    // Asked at once, not after the cap: they move while this node still forwards their media.
+    await waitFor(() => moves.length > 0, { what: 'the move request', timeoutMs: DRAIN_MS - 500 });
+    const askedAfterMs = Date.now() - termAt;
     expect(moves[0]).toEqual(['pat', 'sam']);
+    // Nobody leaves here (plain transports have no client to close them): the cap ends the drain.
     const exit = await sfu.process.exited;
     const tookMs = Date.now() - termAt;
     console.info(
-      `[drain] move request after ~${DRAIN_MS} ms, exited ${tookMs} ms after SIGTERM (cap ${DRAIN_MS + MOVE_GRACE_MS} ms)`,
+      `[drain] move request ${askedAfterMs} ms, exited ${tookMs} ms after SIGTERM (cap ${DRAIN_MS} ms)`,
     );
     expect(exit.code).toBe(0);
-    expect(tookMs).toBeLessThan(DRAIN_MS + MOVE_GRACE_MS + 2000);
+    expect(tookMs).toBeGreaterThanOrEqual(DRAIN_MS - 100);
+    expect(tookMs).toBeLessThan(DRAIN_MS + 3000);
     expect(await client.registry.get('sfu-d')).toBeUndefined();
     sub.stop();
     pub.stop();
+  }, 60_000);
+
+  it('exits as soon as the participants it was asked to move have left, long before its cap', async () => {
+    const capMs = 30_000;
+    const node = await spawnSfu({
+      redisUrl: redis.url,
+      nodeId: 'sfu-e',
+      env: { SFU_DRAIN_TIMEOUT_MS: String(capMs) },
+    });
+    try {
+      const moved: string[] = [];
+      await client
+        .consumeEvents('drain-test-e')
+        .on(ParticipantsMustMove, (p) => {
+          if (p.nodeId === 'sfu-e') moved.push(...p.peerIds);
+        })
+        .start();
+      const second = new PlainCall(client, 'call-drain-e');
+      const pub = await second.publish('sfu-e', 'pia', 0x0e);
+      const sub = await second.subscribe('sfu-e', 'sol', pub);
+      await waitFor(() => sub.count() > 50, { what: 'media before the drain' });
+      const termAt = Date.now();
+      node.process.child.kill('SIGTERM');
+      await waitFor(() => moved.length === 2, { what: 'the move request' });
+      // What signaling does once each has its path on another node.
+      for (const peerId of moved)
+        await client.commands.request('sfu-e', ClosePeer, { roomId: 'call-drain-e', peerId });
+      const exit = await node.process.exited;
+      const tookMs = Date.now() - termAt;
+      console.info(`[drain] emptied: exited ${tookMs} ms after SIGTERM (cap ${capMs} ms)`);
+      expect(exit.code).toBe(0);
+      expect(tookMs).toBeLessThan(capMs / 3);
+      sub.stop();
+      pub.stop();
+      await second.close();
+    } finally {
+      await node.process.stop('SIGKILL');
+    }
   }, 60_000);
 });

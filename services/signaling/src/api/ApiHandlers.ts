@@ -358,12 +358,17 @@ export class ApiHandlers {
         producerId: r.producerId,
       });
     }
-    await this.#o.sfu.request(
-      producer.nodeId,
-      SfuCloseProducer,
-      { roomId: r.roomId, peerId: producer.participantId, producerId: producer.id },
-      ctx.requestId,
-    );
+    await this.#o.sfu
+      .request(
+        producer.nodeId,
+        SfuCloseProducer,
+        { roomId: r.roomId, peerId: producer.participantId, producerId: producer.id },
+        ctx.requestId,
+      )
+      .catch((error: unknown) => {
+        // Already gone on its node (the peer left, its room closed): the call forgets it all the same.
+        if (!(error instanceof TrellisError) || !GONE_ON_NODE.has(error.code)) throw error;
+      });
     await this.#commit(r.roomId, (draft) => draft.removeProducer(producer.id));
     return { producerId: producer.id };
   }
@@ -407,6 +412,9 @@ export class ApiHandlers {
     return { delivered: target.connection !== undefined };
   }
 }
+
+/** Answers of an SFU node meaning the producer no longer exists there. */
+const GONE_ON_NODE = new Set<string>(['PRODUCER_NOT_FOUND', 'PEER_NOT_FOUND', 'ROOM_NOT_FOUND']);
 
 /** SFU requests are refused while the call is peer to peer: a 1:1 call holds no SFU resources at all. */
 function requireSfu(mode: Api.CallMode, roomId: string): void {

@@ -18,8 +18,10 @@ export interface RehomerOptions {
 
 /**
  * Moves participants off an SFU node that died, drains, or lost their room (worker death): each gets
- * a node from the selector, its old producers are forgotten (the others' consumers of them close),
- * and it is told to rebuild its transports — which land on the new node — and publish again.
+ * a node from the selector and is told to rebuild its transports — which land on the new node — and
+ * publish again. Producers on a dead node or room are forgotten at once (the others' consumers of
+ * them close). A draining node still forwards: its producers stay in the call, so the others keep
+ * watching them until the moved participant's new ones flow and it closes the old (make-before-break).
  */
 export class Rehomer {
   readonly #o: RehomerOptions;
@@ -41,19 +43,24 @@ export class Rehomer {
     const affected = Object.values(state.participants).filter(
       (p) => p.nodeId === fromNodeId && (participantIds === undefined || participantIds.includes(p.id)),
     );
-    if (affected.length === 0) return [];
+    const stale =
+      reason !== 'draining' && Object.values(state.producers).some((p) => p.nodeId === fromNodeId);
+    if (affected.length === 0 && !stale) return [];
     const count = Object.keys(state.participants).length;
     const chosen = new Map<string, string>();
     for (const p of affected) chosen.set(p.id, await sfu.nodeFor(roomId, count));
 
     const committed = await store.update(roomId, (draft) => {
       const moved: string[] = [];
+      if (reason !== 'draining') {
+        // Producers left on the dead node by someone who had already moved (off a drain) go too.
+        for (const producer of Object.values(draft.state.producers)) {
+          if (producer.nodeId === fromNodeId) draft.removeProducer(producer.id);
+        }
+      }
       for (const [id, nodeId] of chosen) {
         const record = draft.participant(id);
         if (!record || record.nodeId !== fromNodeId) continue;
-        for (const producer of Object.values(draft.state.producers)) {
-          if (producer.participantId === id) draft.removeProducer(producer.id);
-        }
         record.nodeId = nodeId;
         draft.touch();
         draft.emit({

@@ -1,3 +1,4 @@
+import { TcpBalancer } from '@trellis/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type InProcessSignaling,
@@ -8,11 +9,13 @@ import {
   startStack,
   uid,
 } from '../support/stack';
-import { TcpBalancer } from '../support/TcpBalancer';
 import { joiner, sfuCall, type TestParticipant } from '../support/TestParticipant';
 
 const pairs = (people: TestParticipant[]) =>
   people.flatMap((viewer) => people.filter((p) => p !== viewer).map((other) => [viewer, other.id] as const));
+
+/** The drain cap in the drain test: the node should leave long before it. */
+const DRAIN_CAP_MS = 20_000;
 
 describe('failover: processes die mid-call and the call carries on', () => {
   let stack: Stack;
@@ -89,7 +92,10 @@ describe('failover: processes die mid-call and the call carries on', () => {
     await sfuCall(toRoom, ['a', 'b', 'c'], balancer.url);
     for (const [viewer, other] of pairs(people)) await viewer.waitForFrames(other, 'sfu', 15);
     const first = stack.sfus[0]!;
-    const second = await stack.addSfu({ SFU_MAX_CONSUMERS_PER_WORKER: '500', SFU_DRAIN_TIMEOUT_MS: '500' });
+    const second = await stack.addSfu({
+      SFU_MAX_CONSUMERS_PER_WORKER: '500',
+      SFU_DRAIN_TIMEOUT_MS: String(DRAIN_CAP_MS),
+    });
     // Let the first node's load reach the registry before the fourth is placed.
     await new Promise((r) => setTimeout(r, 1500));
     await join('d');
@@ -122,24 +128,44 @@ describe('failover: processes die mid-call and the call carries on', () => {
 
   it('a draining sfu node: its participants move to another node and decode again', async () => {
     for (const p of people.splice(0)) await p.leave();
-    await stack.addSfu({ SFU_MAX_CONSUMERS_PER_WORKER: '500', SFU_DRAIN_TIMEOUT_MS: '500' });
+    await stack.addSfu({ SFU_MAX_CONSUMERS_PER_WORKER: '500', SFU_DRAIN_TIMEOUT_MS: String(DRAIN_CAP_MS) });
     const room = uid('room');
     await sfuCall(joiner(stack, room, people), ['a', 'b', 'c'], balancer.url);
     for (const [viewer, other] of pairs(people)) await viewer.waitForFrames(other, 'sfu', 15);
     const hostId = (await survivor.node.store.get(room))!.participants.a!.nodeId;
     const host = stack.sfus.find((s) => s.nodeId === hostId)!;
 
-    // SIGTERM drains: the calls get SFU_DRAIN_TIMEOUT_MS to leave, then signaling is asked to move them.
+    // SIGTERM drains: everyone is asked to move at once, publishes on the new node while the old
+    // one still forwards, then closes its old path; the node exits when its last peer has gone.
     const drainedAt = performance.now();
-    await host.process.stop('SIGTERM', 20_000);
+    const stopping = host.process.stop('SIGTERM', DRAIN_CAP_MS + 10_000);
+    const exit = await host.process.exited;
+    const exitedAfterMs = performance.now() - drainedAt;
+    await stopping;
+    expect(exit.signal).toBeNull();
+    // Well before the cap: the room emptied because the participants closed their old paths.
+    expect(exitedAfterMs).toBeLessThan(DRAIN_CAP_MS / 2);
     for (const [viewer, other] of pairs(people)) await viewer.waitForFrames(other, 'sfu', 15, 40_000);
     const state = (await survivor.node.store.get(room))!;
     for (const p of Object.values(state.participants)) expect(p.nodeId).not.toBe(hostId);
+    // Only the new producers are left: the old ones were closed as the old paths were released.
+    await expect
+      .poll(async () =>
+        Object.values((await survivor.node.store.get(room))!.producers)
+          .map((p) => p.nodeId)
+          .filter((id) => id === hostId),
+      )
+      .toEqual([]);
+    expect(Object.keys((await survivor.node.store.get(room))!.producers)).toHaveLength(3);
     const freezes = pairs(people).map(([viewer, other]) => viewer.longestFreeze(other, drainedAt));
+    const longest = Math.max(...freezes.map((f) => f.gapMs));
     report.sfu_drained = {
       participants_moved: 3,
+      node_exited_ms: Math.round(exitedAfterMs),
       all_decoding_on_new_node_ms: Math.round(Math.max(...freezes.map((f) => f.endedAt)) - drainedAt),
-      longest_frame_gap_ms: Math.round(Math.max(...freezes.map((f) => f.gapMs))),
+      longest_frame_gap_ms: Math.round(longest),
     };
+    // Make-before-break: no viewer waits for a keyframe without a picture (a gap would be ≥ 1 s).
+    expect(longest).toBeLessThan(700);
   }, 150_000);
 });

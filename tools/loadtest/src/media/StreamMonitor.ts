@@ -57,6 +57,8 @@ export class StreamMonitor {
   #meanInterval = 33;
   /** Sequence numbers found missing, for the next NACK. */
   missing: number[] = [];
+  /** Called for each rendered video frame (see FrameGaps). */
+  onFrame: ((now: number) => void) | undefined;
   /** Set when the decoder lost its reference: the owner sends a PLI. */
   wantsKeyframe = false;
   // For receiver reports.
@@ -173,6 +175,7 @@ export class StreamMonitor {
       this.#meanInterval = this.#meanInterval * 0.95 + Math.min(interval, 200) * 0.05;
     }
     this.#lastFrameAt = now;
+    this.onFrame?.(now);
   }
 
   #checkFreeze(interval: number): void {
