@@ -43,8 +43,8 @@ const { bus, node, metricsServer, jobs } = await (async () => {
   process.exit(1);
 });
 
-// SIGTERM (Kubernetes, systemd, an operator) drains: calls get SFU_DRAIN_TIMEOUT_MS to move away,
-// and the deadline is that plus SHUTDOWN_TIMEOUT_MS. SIGINT (Ctrl-C on a local cluster) stops at once.
+// SIGTERM (Kubernetes, systemd, an operator) drains: participants move away (at most
+// SFU_DRAIN_TIMEOUT_MS), and the deadline is that plus SHUTDOWN_TIMEOUT_MS. SIGINT (Ctrl-C on a local cluster) stops at once.
 exitOnSignals({
   logger,
   deadlineMs: (signal) => config.shutdownTimeoutMs + (signal === 'SIGTERM' ? config.drainTimeoutMs : 0),
