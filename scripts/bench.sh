@@ -8,9 +8,9 @@ cd "$TRELLIS_ROOT"
 name=${1:?usage: scripts/bench.sh NAME [args]}
 shift
 case "$name" in
-  bus | cascade | signaling | persist | transition | load) dir=$name ;;
+  bus | cascade | signaling | persist | transition | load | chaos) dir=$name ;;
   sfu) dir=sfu-forwarding ;;
-  *) die "unknown benchmark: $name (bus, sfu, cascade, signaling, persist, transition, load)" ;;
+  *) die "unknown benchmark: $name (bus, sfu, cascade, signaling, persist, transition, load, chaos)" ;;
 esac
 use_node24 >&2
 exec node --import tsx "bench/$dir/run.ts" "$@"

@@ -237,7 +237,7 @@ export class MediaPaths extends TypedEmitter<MediaPathsEvents> {
       await session.rehome({
         routerRtpCapabilities: room.routerRtpCapabilities,
         producers: room.producers,
-        ...(reason === 'draining' ? { overlapMs: DRAIN_OVERLAP_MS } : {}),
+        ...(reason === 'draining' ? { overlapMs: DRAIN_OVERLAP_MS, releaseOld: true } : {}),
       });
       this.safeEmit('built');
     };

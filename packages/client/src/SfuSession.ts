@@ -129,7 +129,7 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
         await this.#sleepUnlessClosed(overlapMs);
         this.#retiring.delete(old);
       }
-      await this.#release(old);
+      await this.#release(old, options.releaseOld ?? false);
     };
     this.#rehoming = this.#rehoming.then(run, run);
     return this.#rehoming;
@@ -189,17 +189,15 @@ export class SfuSession extends TypedEmitter<SfuSessionEvents> {
   }
 
   /**
-   * Closes a replaced attachment: its producers first, through signaling and while their node is
-   * still there (a draining node leaves once its peers have closed their transports), so the call
-   * forgets them at once; then its transports. Off a dead node signaling has forgotten them already.
+   * Closes a replaced attachment: first its peer on the node it was on, through signaling and while
+   * that node is still there (a draining node leaves once its peers are gone), so the call forgets
+   * its producers at once; then its transports. Off a dead node there is nothing to release.
    */
-  async #release(old: SfuAttachment): Promise<void> {
-    const ids = old.producerIds;
-    await Promise.all(
-      ids.map((producerId) =>
-        this.#o.request(Api.CloseProducer, { roomId: this.#o.roomId, producerId }).catch(() => undefined),
-      ),
-    );
+  async #release(old: SfuAttachment, nodeAlive: boolean): Promise<void> {
+    const nodeId = old.nodeId;
+    if (nodeAlive && nodeId !== undefined && nodeId !== this.#attachment?.nodeId) {
+      await this.#o.request(Api.ReleaseNode, { roomId: this.#o.roomId, nodeId }).catch(() => undefined);
+    }
     old.close();
   }
 

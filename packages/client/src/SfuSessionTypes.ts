@@ -48,6 +48,11 @@ export interface SfuRehomeOptions extends Omit<SfuStartOptions, 'localTracks' | 
    * Default 0.
    */
   overlapMs?: number;
+  /**
+   * The old node is alive (it drains): release our peer there through signaling once the overlap
+   * is over, so its producers leave the call at once and the node can exit. Default false.
+   */
+  releaseOld?: boolean;
 }
 
 /** A remote participant's track received through the SFU (one consumer). */

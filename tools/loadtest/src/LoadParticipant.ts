@@ -316,10 +316,11 @@ export class LoadParticipant {
     if (!this.#closed && SFU_MODES.has(this.#mode)) await this.#ensureSfu();
     if (!old || !overlap) return;
     await new Promise((resolve) => setTimeout(resolve, DRAIN_OVERLAP_MS));
-    for (const producerId of old.producerIds) {
+    const current = this.#path as SfuPath | undefined;
+    if (old.nodeId !== undefined && old.nodeId !== current?.nodeId) {
       await this.#signaling
-        .request(Api.CloseProducer, { roomId: this.#spec.roomId, producerId }, 3_000)
-        .catch(() => undefined);
+        .request(Api.ReleaseNode, { roomId: this.#spec.roomId, nodeId: old.nodeId }, 5_000)
+        .catch((error: unknown) => this.#error(error));
     }
     await old.close();
   }

@@ -7,5 +7,6 @@ export type {
   SubscriptionResult,
 } from './LoadParticipantTypes';
 export { type LoadRunHooks, runLoad } from './LoadRun';
+export type { PublisherFrames } from './media/FrameGaps';
 export { loadMediaClip, type MediaClip } from './media/MediaClip';
-export { buildReport, type LoadReport, summaryText } from './report';
+export { buildReport, type LoadReport, percentiles, summaryText } from './report';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RtpHeader, RtpPacket } from 'werift';
 import { LoadOptions } from '../src/LoadOptions';
+import { FrameGaps } from '../src/media/FrameGaps';
 import { readIvf, readOggOpus } from '../src/media/MediaClip';
 import { parseVp8, StreamMonitor } from '../src/media/StreamMonitor';
 
@@ -145,5 +146,25 @@ describe('media parsers', () => {
       page([255, 10, 4], Buffer.alloc(269, 7)), // a 265-byte packet laced over two segments, then 4 bytes
     ]);
     expect(readOggOpus(ogg).map((p) => p.length)).toEqual([265, 4]);
+  });
+});
+
+describe('FrameGaps: what a viewer saw of each publisher, whichever path carried it', () => {
+  it('keeps only the long intervals, and merges two consumers of one publisher', () => {
+    const gaps = new FrameGaps();
+    const t0 = 1_000;
+    for (let i = 0; i < 10; i++) gaps.frame('alice', t0 + i * 33);
+    // A 400 ms stall, then the old path's last frames arrive late beside the new path's.
+    gaps.frame('alice', t0 + 9 * 33 + 400);
+    gaps.frame('alice', t0 + 9 * 33 + 390);
+    gaps.frame('alice', t0 + 9 * 33 + 433);
+    gaps.frame('bob', t0);
+    const [alice, bob] = gaps.result();
+    expect(alice!.frames).toBe(13);
+    expect(alice!.gaps).toHaveLength(1);
+    const [from, to] = alice!.gaps[0]!;
+    expect(Math.round(to - from)).toBe(400);
+    expect(alice!.lastFrameAt! - performance.timeOrigin).toBeCloseTo(t0 + 9 * 33 + 433, 0);
+    expect(bob!.gaps).toEqual([]);
   });
 });

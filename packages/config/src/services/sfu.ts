@@ -80,7 +80,8 @@ export const sfuEnv = z.object({
     min: 0,
     max: 3_600_000,
     default: 30_000,
-    description: 'On SIGTERM, the longest wait for participants to move to other nodes before closing the rest',
+    description:
+      'On SIGTERM, the longest wait for participants to move to other nodes before closing the rest',
   }),
   SFU_HEARTBEAT_INTERVAL_MS: intField({
     min: 100,

@@ -144,6 +144,17 @@ export const CloseProducer = defineRequest({
   reply: z.object({ producerId: MediaId }),
 });
 
+export const ReleaseNode = defineRequest({
+  name: 'releaseNode',
+  summary:
+    "After moving to another SFU node: free the caller's old path on the node it left (its producers close for everyone)",
+  http: { method: 'POST', path: '/v1/rooms/{roomId}/nodes/{nodeId}/release' },
+  access: 'participant',
+  rateLimit: normal,
+  request: z.object({ ...InRoom, nodeId: z.string().min(1).max(128) }),
+  reply: z.object({ producersClosed: z.number().int().nonnegative() }),
+});
+
 export const LeaveRoom = defineRequest({
   name: 'leave',
   summary: 'Leave the room; its SFU resources are released at once',
@@ -205,6 +216,7 @@ export const apiRequests = [
   ConsumeProducer,
   ResumeConsumer,
   CloseProducer,
+  ReleaseNode,
   LeaveRoom,
   ReportPathReady,
   RelaySignal,

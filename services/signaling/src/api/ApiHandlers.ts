@@ -59,6 +59,7 @@ export class ApiHandlers {
       consume: (ctx, r) => this.#consume(ctx, r),
       resumeConsumer: (ctx, r) => this.#resumeConsumer(ctx, r),
       closeProducer: (ctx, r) => this.#closeProducer(ctx, r),
+      releaseNode: (ctx, r) => this.#releaseNode(ctx, r),
       leave: (ctx, r) => this.#leave(ctx, r.roomId),
       pathReady: (ctx, r) => this.#pathReady(ctx, r),
       signal: (ctx, r) => this.#signal(ctx, r),
@@ -371,6 +372,35 @@ export class ApiHandlers {
       });
     await this.#commit(r.roomId, (draft) => draft.removeProducer(producer.id));
     return { producerId: producer.id };
+  }
+
+  /**
+   * The caller moved off `nodeId` (a drain) and its new path works: its peer there goes (the node
+   * leaves once empty) and its producers there leave the call, in one request.
+   */
+  async #releaseNode(ctx: RequestContext, r: Api.ApiParsedRequestOf<typeof Api.ReleaseNode>) {
+    await this.#participant(ctx, r.roomId);
+    const id = ctx.principal.identity;
+    const { result } = await this.#commit(r.roomId, (draft) => {
+      const record = draft.participant(id);
+      if (!record || record.movingFrom !== r.nodeId) {
+        throw new TrellisError('NODE_NOT_FOUND', `you are not moving off node ${r.nodeId}`, {
+          roomId: r.roomId,
+          nodeId: r.nodeId,
+        });
+      }
+      let closed = 0;
+      for (const producer of Object.values(draft.state.producers)) {
+        if (producer.participantId !== id || producer.nodeId !== r.nodeId) continue;
+        draft.removeProducer(producer.id);
+        closed += 1;
+      }
+      delete record.movingFrom;
+      draft.touch();
+      draft.emit({ type: 'close-sfu-peer', participantId: id, nodeId: r.nodeId });
+      return closed;
+    });
+    return { producersClosed: result };
   }
 
   async #leave(ctx: RequestContext, roomId: string) {

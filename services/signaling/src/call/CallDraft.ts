@@ -65,6 +65,8 @@ export class CallDraft {
       if (producer.participantId === id) this.removeProducer(producer.id);
     }
     if (record.nodeId) this.emit({ type: 'close-sfu-peer', participantId: id, nodeId: record.nodeId });
+    if (record.movingFrom)
+      this.emit({ type: 'close-sfu-peer', participantId: id, nodeId: record.movingFrom });
     delete this.state.participants[id];
     const transition = this.state.transition;
     if (transition) transition.awaiting = transition.awaiting.filter((p) => p !== id);
@@ -142,6 +144,11 @@ export class CallDraft {
   releaseSfu(): void {
     for (const producer of Object.values(this.state.producers)) this.removeProducer(producer.id);
     for (const record of Object.values(this.state.participants)) {
+      if (record.movingFrom) {
+        this.emit({ type: 'close-sfu-peer', participantId: record.id, nodeId: record.movingFrom });
+        delete record.movingFrom;
+        this.touch();
+      }
       if (!record.nodeId) continue;
       this.emit({ type: 'close-sfu-peer', participantId: record.id, nodeId: record.nodeId });
       delete record.nodeId;

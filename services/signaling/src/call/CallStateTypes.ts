@@ -40,6 +40,11 @@ export interface ParticipantRecord {
   admin: boolean;
   /** The SFU node its transports live on; set on first SFU use, cleared when the call leaves the SFU. */
   nodeId?: string;
+  /**
+   * A draining SFU node it is moving off: its old path there still carries media until it asks to
+   * release it (releaseNode), or until it leaves.
+   */
+  movingFrom?: string;
   /** The signaling node and socket it is connected through; absent while it reconnects. */
   connection?: { nodeId: string; socketId: string };
   /** When its connection dropped: it is removed once the resume grace period has passed. */

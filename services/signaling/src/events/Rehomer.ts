@@ -57,11 +57,17 @@ export class Rehomer {
         for (const producer of Object.values(draft.state.producers)) {
           if (producer.nodeId === fromNodeId) draft.removeProducer(producer.id);
         }
+        for (const record of Object.values(draft.state.participants)) {
+          if (record.movingFrom !== fromNodeId) continue;
+          delete record.movingFrom;
+          draft.touch();
+        }
       }
       for (const [id, nodeId] of chosen) {
         const record = draft.participant(id);
         if (!record || record.nodeId !== fromNodeId) continue;
         record.nodeId = nodeId;
+        if (reason === 'draining') record.movingFrom = fromNodeId;
         draft.touch();
         draft.emit({
           type: 'emit',

@@ -1,0 +1,80 @@
+import { type ParticipantResult, type PublisherFrames, percentiles } from '@trellis/loadtest';
+
+/** A span of the run measured on its own: a fault and what followed it until the next one. */
+export interface Window {
+  name: string;
+  from: number;
+  to: number;
+}
+
+/** What viewers saw of publishers during one window. */
+export interface WindowMedia {
+  /** viewer→publisher video pairs that were playing before the window began. */
+  pairs: number;
+  /** Per pair, its longest interval without a rendered frame that touches the window, in ms. */
+  longestGapMs: { p50: number; p95: number; max: number };
+  /** Pairs whose longest gap passed each threshold (a WebRTC freeze is ~200 ms at 30 fps). */
+  pairsWithGapOver: { '200ms': number; '500ms': number; '1000ms': number };
+  /** From the window's start until the last affected pair (gap > 250 ms) rendered again; 0 if none. */
+  allMediaAgainMs: number | null;
+  /** Pairs still without a picture when the window ended. */
+  unrecovered: number;
+  errors: Record<string, number>;
+}
+
+/** Gaps shorter than this are jitter, not an interruption a fault caused. */
+const AFFECTED_MS = 250;
+/** A pair counts once its picture played for this long before the window. */
+const ESTABLISHED_MS = 1000;
+
+/**
+ * The longest frame gap per viewer→publisher pair in each window, from the per-frame times the
+ * load participants recorded (merged over every path a viewer had, see the load tester's
+ * FrameGaps), and the errors each participant logged in it.
+ */
+export function mediaInWindow(results: readonly ParticipantResult[], w: Window): WindowMedia {
+  const gaps: number[] = [];
+  let unrecovered = 0;
+  let recoveredAt = w.from;
+  for (const viewer of results) {
+    if (!viewer.joined) continue;
+    for (const view of viewer.video) {
+      if (view.publisherId === viewer.participantId) continue;
+      if (view.firstFrameAt === undefined || view.firstFrameAt > w.from - ESTABLISHED_MS) continue;
+      const { gapMs, endedAt, open } = longestGap(view, w);
+      gaps.push(gapMs);
+      if (open) unrecovered += 1;
+      else if (gapMs > AFFECTED_MS) recoveredAt = Math.max(recoveredAt, endedAt);
+    }
+  }
+  const p = percentiles(gaps);
+  const errors: Record<string, number> = {};
+  for (const r of results) {
+    for (const e of r.errorLog) if (e.at >= w.from && e.at < w.to) errors[e.code] = (errors[e.code] ?? 0) + 1;
+  }
+  return {
+    pairs: gaps.length,
+    longestGapMs: { p50: Math.round(p.p50 ?? 0), p95: Math.round(p.p95 ?? 0), max: Math.round(p.max ?? 0) },
+    pairsWithGapOver: {
+      '200ms': gaps.filter((g) => g > 200).length,
+      '500ms': gaps.filter((g) => g > 500).length,
+      '1000ms': gaps.filter((g) => g > 1000).length,
+    },
+    allMediaAgainMs: unrecovered > 0 ? null : Math.round(recoveredAt - w.from),
+    unrecovered,
+    errors,
+  };
+}
+
+/** The longest gap touching [from, to); a picture that stopped and never came back is open to `to`. */
+function longestGap(view: PublisherFrames, w: Window): { gapMs: number; endedAt: number; open: boolean } {
+  let longest = { gapMs: 0, endedAt: w.from, open: false };
+  for (const [a, b] of view.gaps) {
+    if (b <= w.from || a >= w.to) continue;
+    if (b - a > longest.gapMs) longest = { gapMs: b - a, endedAt: b, open: false };
+  }
+  const last = view.lastFrameAt ?? 0;
+  if (w.to - last > AFFECTED_MS && w.to - last > longest.gapMs)
+    longest = { gapMs: w.to - last, endedAt: w.to, open: true };
+  return longest;
+}
