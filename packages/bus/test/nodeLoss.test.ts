@@ -128,4 +128,35 @@ describe('node loss detection', () => {
       what: 'both nodes listed again',
     });
   }, 20_000);
+
+  it('does not read an outage longer than the TTL as every node dying: the entries expired, the nodes did not', async () => {
+    await startNode('sfu-outlived-1', 1_500);
+    await startNode('sfu-outlived-2', 1_500);
+    monitor();
+    await redis.kill();
+    // Every entry's TTL runs out while Redis is down (Redis counts expiry in wall-clock time).
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    await redis.start();
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    expect(lost).toEqual([]);
+    expect((await listed()).sort()).toEqual(['sfu-outlived-1', 'sfu-outlived-2']);
+  }, 30_000);
+
+  it('declares a wedged process lost: connected but silent, it is only late for a few seconds', async () => {
+    const child = await startNode('sfu-wedged', 1_500);
+    monitor();
+    const stoppedAt = Date.now();
+    // SIGSTOP keeps its sockets open (its connection stays in CLIENT LIST) and stops its heartbeat.
+    child.child.kill('SIGSTOP');
+    try {
+      await waitFor(() => lost.some((e) => e.nodeId === 'sfu-wedged'), {
+        timeoutMs: 15_000,
+        what: 'the wedged node declared lost',
+      });
+      // TTL (1.5 s) + the grace for late nodes (5 s), not before.
+      expect(Date.now() - stoppedAt).toBeGreaterThan(5_000);
+    } finally {
+      child.child.kill('SIGCONT');
+    }
+  }, 30_000);
 });

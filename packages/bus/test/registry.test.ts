@@ -28,14 +28,18 @@ describe('node registry', () => {
     await redis?.stop();
   });
 
-  it('lists live nodes and forgets one whose TTL ran out', async () => {
+  it('lists live nodes; one whose TTL ran out is expired until someone claims its loss', async () => {
     const { registry } = conn.bus;
     await registry.publish(info('sfu-1'), 10_000);
     await registry.publish(info('sfu-2'), 200);
     expect((await registry.list()).map((n) => n.nodeId)).toEqual(['sfu-1', 'sfu-2']);
     await waitFor(async () => (await registry.list()).length === 1, { what: 'sfu-2 to expire' });
     expect(await registry.get('sfu-2')).toBeUndefined();
-    expect(await conn.bus.redis.sismember(conn.bus.keys.nodes(), 'sfu-2')).toBe(0);
+    // Listing has no side effects: the loss is still there to be announced, exactly once.
+    expect(await registry.expired()).toEqual(['sfu-2']);
+    expect(await registry.claimLost('sfu-2')).toBe(true);
+    expect(await registry.claimLost('sfu-2')).toBe(false);
+    expect(await registry.expired()).toEqual([]);
     await registry.remove('sfu-1');
     expect(await registry.list()).toEqual([]);
   });
@@ -46,7 +50,10 @@ describe('node registry', () => {
     await conn.bus.redis.set(conn.bus.keys.node('sfu-odd'), '{"nodeId":"sfu-odd"}');
     await conn.bus.redis.sadd(conn.bus.keys.nodes(), 'sfu-odd');
     expect((await registry.list()).map((n) => n.nodeId)).toEqual(['sfu-3']);
+    // Unreadable is not lost: a node of another version may be alive and beating.
+    expect(await registry.expired()).toEqual([]);
     await registry.remove('sfu-3');
+    await registry.remove('sfu-odd');
   });
 
   it('keeps a node alive while its heartbeat runs and removes it on stop', async () => {

@@ -1,4 +1,5 @@
 import type { Jobs } from '@trellis/protocol';
+import { throttledWarn } from '@trellis/telemetry';
 import { Queue } from 'bullmq';
 import { jobIdOf } from './ids';
 import type { JobPublisherOptions, JobPublisherStats, PublishableJob } from './JobPublisherTypes';
@@ -37,9 +38,9 @@ export class JobPublisher {
       ]),
     );
     for (const queue of this.#queues.values()) {
-      queue.on('error', (error) =>
-        this.#o.logger.warn({ err: error.message, queue: queue.name }, 'job queue error'),
-      );
+      // BullMQ reports each failed reconnect attempt: one line per few seconds says it all.
+      const warn = throttledWarn(this.#o.logger, 'job queue error');
+      queue.on('error', (error) => warn({ err: error.message, queue: queue.name }));
     }
   }
 

@@ -15,3 +15,4 @@ export {
   startMetricsServer,
 } from './server.js';
 export { exitOnSignals, type ShutdownHandle, type ShutdownOptions, type ShutdownSignal } from './shutdown.js';
+export { throttledWarn } from './throttledWarn.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../src/index.js';
+import { createLogger, throttledWarn } from '../src/index.js';
 
 function capture() {
   const lines: string[] = [];
@@ -65,5 +65,20 @@ describe('createLogger', () => {
     const silent = capture();
     createLogger({ service: 's', nodeId: 'n', level: 'silent', destination: silent.destination }).fatal('x');
     expect(silent.records()).toEqual([]);
+  });
+});
+
+describe('throttledWarn', () => {
+  it('logs the first warning at once, then one per interval with the count it left out', async () => {
+    const { destination, records } = capture();
+    const log = createLogger({ service: 'sfu', nodeId: 'sfu-a', destination });
+    const warn = throttledWarn(log, 'redis connection error; reconnecting', 200);
+    for (let i = 0; i < 50; i++) warn({ attempt: i });
+    expect(records()).toHaveLength(1);
+    expect(records()[0]).toMatchObject({ attempt: 0, msg: 'redis connection error; reconnecting' });
+    await new Promise((r) => setTimeout(r, 250));
+    warn({ attempt: 50 });
+    expect(records()).toHaveLength(2);
+    expect(records()[1]).toMatchObject({ attempt: 50, suppressed: 49 });
   });
 });

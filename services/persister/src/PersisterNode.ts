@@ -8,6 +8,7 @@ import {
   queuePrefix,
 } from '@trellis/jobs';
 import { Jobs } from '@trellis/protocol';
+import { throttledWarn } from '@trellis/telemetry';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { CallRecorder } from './CallRecorder';
 import { MetricsWriter } from './MetricsWriter';
@@ -83,7 +84,8 @@ export class PersisterNode {
           final ? 'job failed for good (kept in the failed set)' : 'job failed; will retry',
         );
       });
-      w.on('error', (error) => this.#o.logger.warn({ queue: name, err: error.message }, 'worker error'));
+      const warn = throttledWarn(this.#o.logger, 'worker error');
+      w.on('error', (error) => warn({ queue: name, err: error.message }));
       this.#workers.push(w);
     };
     worker(QueueName.calls, concurrency, (job) => this.#callEvent(job));

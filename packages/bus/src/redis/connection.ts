@@ -1,4 +1,5 @@
 import type { RedisConnectionConfig } from '@trellis/config';
+import { throttledWarn } from '@trellis/telemetry';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 
@@ -76,12 +77,8 @@ export function duplicateConnection(client: RedisClient, name: string, logger?: 
  * prints each one. The reconnect itself is automatic, so one log line now and then is enough.
  */
 function watchErrors(client: RedisClient, name: string, logger: Logger | undefined): RedisClient {
-  let last = 0;
-  client.on('error', (error: Error) => {
-    if (Date.now() - last < 5000) return;
-    last = Date.now();
-    logger?.warn({ connection: name, err: error.message }, 'redis connection error; reconnecting');
-  });
+  const warn = throttledWarn(logger, 'redis connection error; reconnecting');
+  client.on('error', (error: Error) => warn({ connection: name, err: error.message }));
   return client;
 }
 

@@ -30,6 +30,12 @@ export interface NodeLossMonitorOptions {
  * read as every node dying.
  */
 const SETTLE_AFTER_RECONNECT_MS = 3_000;
+/**
+ * An expired entry whose node's bus connection is still open is late, not lost: after a Redis
+ * outage longer than the TTL every entry has expired at once, and each node beats again within a
+ * second of reconnecting. A wedged process (connected, silent) is declared lost this much later.
+ */
+const LATE_GRACE_MS = 5_000;
 const PRESENCE_CHECK_MS = 250;
 const PRESENCE_CHECKERS = 2;
 
@@ -47,6 +53,7 @@ export class NodeLossMonitor {
   readonly #presence: ConnectionPresence;
   readonly #checkEveryMs: number;
   readonly #absentSince = new Map<string, { at: number; checks: number }>();
+  readonly #lateSince = new Map<string, number>();
   readonly #timers: NodeJS.Timeout[] = [];
   #sweeping: Promise<unknown> | undefined;
   #checking: Promise<unknown> | undefined;
@@ -54,6 +61,7 @@ export class NodeLossMonitor {
   readonly #onReady = () => {
     this.#settledAt = Date.now() + SETTLE_AFTER_RECONNECT_MS;
     this.#absentSince.clear();
+    this.#lateSince.clear();
   };
 
   constructor(options: NodeLossMonitorOptions) {
@@ -83,11 +91,33 @@ export class NodeLossMonitor {
     }
   }
 
-  /** Nodes whose entries expired: lost (each reported by exactly one sweeping process). */
-  async sweep(): Promise<string[]> {
+  /**
+   * Nodes whose entries expired: lost (each reported by exactly one process), unless their bus
+   * connection is still open (late: see LATE_GRACE_MS). Nothing is decided while our own
+   * connection has just come back: the others are reconnecting too.
+   */
+  async sweep(now = Date.now()): Promise<string[]> {
+    if (now < this.#settledAt) return [];
     try {
-      const { lost } = await this.#o.registry.sweep();
-      for (const nodeId of lost) await this.#announce(nodeId, 'heartbeat expired');
+      const expired = (await this.#o.registry.expired()).filter((id) => id !== this.#o.nodeId);
+      for (const id of [...this.#lateSince.keys()]) if (!expired.includes(id)) this.#lateSince.delete(id);
+      if (expired.length === 0) return [];
+      const connected = await this.#presence.present(expired);
+      const lost: string[] = [];
+      for (const id of expired) {
+        if (connected.has(id)) {
+          const since = this.#lateSince.get(id) ?? now;
+          this.#lateSince.set(id, since);
+          if (now - since < LATE_GRACE_MS) continue;
+        }
+        this.#lateSince.delete(id);
+        if (!(await this.#o.registry.claimLost(id))) continue;
+        await this.#announce(
+          id,
+          connected.has(id) ? 'heartbeat expired while connected' : 'heartbeat expired',
+        );
+        lost.push(id);
+      }
       return lost;
     } catch (error) {
       this.#o.logger.warn({ err: errorText(error) }, 'node loss sweep failed');

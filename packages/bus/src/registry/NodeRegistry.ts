@@ -9,16 +9,13 @@ export interface NodeRegistry {
   publish(info: NodeInfo, ttlMs: number): Promise<void>;
   remove(nodeId: string): Promise<void>;
   get(nodeId: string): Promise<NodeInfo | undefined>;
-  /** Every live node; entries whose TTL ran out are pruned from the index as a side effect. */
+  /** Every live node (not held back). Reading has no side effects: losses are the monitor's to claim. */
   list(): Promise<NodeInfo[]>;
+  /** Nodes still in the index whose entries expired: lost, unless they beat again soon. */
+  expired(): Promise<string[]>;
   /**
-   * Like list(), and also names the nodes whose entries expired and that this caller pruned.
-   * Pruning is atomic per node, so each lost node is reported to exactly one caller cluster-wide.
-   */
-  sweep(): Promise<{ live: NodeInfo[]; lost: string[] }>;
-  /**
-   * Declares a node lost before its TTL ran out (its connections closed): removes its entry. True
-   * for exactly one caller cluster-wide, as with sweep(); false if it was gone already.
+   * Declares a node lost (its entry expired, or its connections closed): removes it from the index
+   * and its entry. True for exactly one caller cluster-wide; false if it was claimed already.
    */
   claimLost(nodeId: string): Promise<boolean>;
   /**

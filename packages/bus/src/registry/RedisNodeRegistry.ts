@@ -29,10 +29,14 @@ export class RedisNodeRegistry implements NodeRegistry {
   }
 
   async list(): Promise<NodeInfo[]> {
-    return (await this.sweep()).live;
+    return (await this.#read()).live;
   }
 
-  async sweep(): Promise<{ live: NodeInfo[]; lost: string[] }> {
+  async expired(): Promise<string[]> {
+    return (await this.#read()).expired;
+  }
+
+  async #read(): Promise<{ live: NodeInfo[]; expired: string[] }> {
     const ids = await this.redis.smembers(this.keys.nodes());
     // One GET per node rather than MGET: on Redis Cluster the keys live in different slots.
     const [raws, held] = await Promise.all([
@@ -42,14 +46,12 @@ export class RedisNodeRegistry implements NodeRegistry {
     const live: NodeInfo[] = [];
     const expired: string[] = [];
     ids.forEach((id, i) => {
-      const info = this.#parse(id, raws[i] ?? null);
-      if (!info) expired.push(id);
-      else if (held[i] === 0) live.push(info);
+      const raw = raws[i] ?? null;
+      if (raw === null) expired.push(id);
+      const info = this.#parse(id, raw);
+      if (info && held[i] === 0) live.push(info);
     });
-    // One SREM per node: whoever removes an id is the one that saw the node go.
-    const removed = await Promise.all(expired.map((id) => this.redis.srem(this.keys.nodes(), id)));
-    const lost = expired.filter((_, i) => removed[i] === 1);
-    return { live: live.sort((a, b) => a.nodeId.localeCompare(b.nodeId)), lost };
+    return { live: live.sort((a, b) => a.nodeId.localeCompare(b.nodeId)), expired };
   }
 
   async claimLost(nodeId: string): Promise<boolean> {
