@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BusKeys } from '@trellis/bus';
 import { Migrator } from '@trellis/db';
 import { type SpawnedSfu, spawnSfu } from '@trellis/sfu/testing';
 import {
@@ -13,6 +14,7 @@ import {
   TcpBalancer,
 } from '@trellis/testkit';
 import getPort from 'get-port';
+import { Redis } from 'ioredis';
 import { progress } from '../sfu-forwarding/util';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -98,6 +100,16 @@ export class ChaosCluster {
     this.#everStarted.set(nodeId, sfu.process);
     void sfu.process.exited.then(() => this.sfus.delete(nodeId));
     return sfu;
+  }
+
+  /** The calls a node's heartbeat says it hosts (what NodeLost will name if it dies). */
+  async registeredRooms(nodeId: string): Promise<string[]> {
+    const redis = new Redis(this.redis.url);
+    try {
+      return Object.keys(await redis.hgetall(new BusKeys().nodeRooms(nodeId)));
+    } finally {
+      redis.disconnect();
+    }
   }
 
   signalingNode(index: number): SignalingSlot {

@@ -25,6 +25,7 @@ export const FAULTS: Record<FaultName, (cluster: ChaosCluster, rec: FaultRecord)
   async 'sfu-kill'(cluster, rec) {
     const victim = await busiestSfu(cluster);
     rec.details.nodeId = victim.nodeId;
+    rec.details.roomsRegistered = await cluster.registeredRooms(victim.nodeId);
     await victim.process.kill();
     rec.details.replacement = (await cluster.addSfu()).nodeId;
   },

@@ -19,6 +19,11 @@ export interface WindowMedia {
   allMediaAgainMs: number | null;
   /** Pairs still without a picture when the window ended. */
   unrecovered: number;
+  /**
+   * The load generator's longest event-loop stall in the window: frame times are taken on that
+   * loop, so a gap no longer than this may be the generator's own, not the cluster's.
+   */
+  loadGeneratorStallMs: number;
   errors: Record<string, number>;
 }
 
@@ -32,7 +37,11 @@ const ESTABLISHED_MS = 1000;
  * load participants recorded (merged over every path a viewer had, see the load tester's
  * FrameGaps), and the errors each participant logged in it.
  */
-export function mediaInWindow(results: readonly ParticipantResult[], w: Window): WindowMedia {
+export function mediaInWindow(
+  results: readonly ParticipantResult[],
+  stalls: ReadonlyArray<readonly [number, number]>,
+  w: Window,
+): WindowMedia {
   const gaps: number[] = [];
   let unrecovered = 0;
   let recoveredAt = w.from;
@@ -62,6 +71,9 @@ export function mediaInWindow(results: readonly ParticipantResult[], w: Window):
     },
     allMediaAgainMs: unrecovered > 0 ? null : Math.round(recoveredAt - w.from),
     unrecovered,
+    loadGeneratorStallMs: Math.round(
+      Math.max(0, ...stalls.filter(([a, b]) => b > w.from && a < w.to).map(([a, b]) => b - a)),
+    ),
     errors,
   };
 }

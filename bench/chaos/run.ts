@@ -83,7 +83,11 @@ async function main(): Promise<void> {
       to: Math.min(records[i + 1]?.at ?? loadEnd, loadEnd - 1000),
     }));
     const firstFault = records[0]?.at ?? loadEnd;
-    const baseline = mediaInWindow(results, { name: 'baseline', from: firstFault - 8000, to: firstFault });
+    const baseline = mediaInWindow(results, report.loadGenerator.stalls, {
+      name: 'baseline',
+      from: firstFault - 8000,
+      to: firstFault,
+    });
     const pg = records.find((r) => r.name === 'postgres-restart');
     progress('chaos: reconciling PostgreSQL with what the load tester saw');
     const rows = await reconcile(
@@ -94,9 +98,11 @@ async function main(): Promise<void> {
     const perFault = windows.map((w, i) => ({
       name: w.name,
       atSeconds: Math.round((w.from - loadStart) / 100) / 10,
+      // To find the fault in the services' logs.
+      atIso: new Date(w.from).toISOString(),
       windowSeconds: Math.round((w.to - w.from) / 100) / 10,
       details: records[i]!.details,
-      media: mediaInWindow(results, w),
+      media: mediaInWindow(results, report.loadGenerator.stalls, w),
     }));
     const media = (name: FaultName) => perFault.find((f) => f.name === name)?.media;
     const sfuKill = media('sfu-kill');

@@ -221,7 +221,7 @@ export class MediaPaths extends TypedEmitter<MediaPathsEvents> {
   }
 
   /** Our SFU node died or drains: new transports on the new node, then the old ones go. */
-  rehome(reason: string): Promise<void> {
+  rehome(reason: string, routerRtpCapabilities?: Api.RoomSnapshot['routerRtpCapabilities']): Promise<void> {
     const run = async () => {
       const session = this.#sfu;
       if (!session || session.closed) return;
@@ -231,7 +231,10 @@ export class MediaPaths extends TypedEmitter<MediaPathsEvents> {
         this.ensureSfu();
         return;
       }
-      const room = await this.#routerRoom(session);
+      // With the new node's capabilities in the event, the call's producers are the ones we track.
+      const room = routerRtpCapabilities
+        ? { routerRtpCapabilities, producers: [...this.#o.room.producers.values()] }
+        : await this.#routerRoom(session);
       if (!room || session.closed) return;
       this.#o.logger.info('rehoming the SFU path', { reason, nodeId: session.nodeId });
       await session.rehome({

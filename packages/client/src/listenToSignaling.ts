@@ -82,7 +82,7 @@ export function listenToSignaling(
     t.emit('active-speaker', event);
   });
   on('signal', ({ from, signal }) => t.paths.handleSignal(from, signal));
-  on('rehome', ({ reason }) => void t.paths.rehome(reason));
+  on('rehome', ({ reason, routerRtpCapabilities }) => void t.paths.rehome(reason, routerRtpCapabilities));
   on('session-replaced', () => {
     t.emitError(new TrellisClientError('SESSION_REPLACED', 'another join with this identity took over'));
     t.shutdown('replaced');

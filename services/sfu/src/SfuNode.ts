@@ -323,11 +323,11 @@ export class SfuNode {
       room.roomId,
       JSON.stringify([...room.peers.keys()]),
     ]);
-    await redis.del(key);
-    if (entries.length > 0) {
-      await redis.hset(key, ...entries);
-      await redis.pexpire(key, 24 * 3600_000);
-    }
+    // One transaction: a node killed between the delete and the write must not leave its calls
+    // unnamed (NodeLost names what this hash holds).
+    const tx = redis.multi().del(key);
+    if (entries.length > 0) tx.hset(key, ...entries).pexpire(key, 24 * 3600_000);
+    await tx.exec();
   }
 
   #adopt(room: Room): Room {

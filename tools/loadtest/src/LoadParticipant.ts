@@ -101,7 +101,7 @@ export class LoadParticipant {
       this.#consumeWanted();
     });
     s.on('producer-closed', ({ producerId }) => this.#producers.delete(producerId));
-    s.on('rehome', ({ reason }) => void this.#rehome(reason));
+    s.on('rehome', ({ reason, routerRtpCapabilities }) => void this.#rehome(reason, routerRtpCapabilities));
     s.on('session-replaced', () => this.#error(new LoadError('SESSION_REPLACED', 'another join took over')));
     s.onDisconnect((reason) => this.#error(new LoadError('DISCONNECTED', `signaling dropped us: ${reason}`)));
     s.onReconnect(() => this.#resume());
@@ -301,7 +301,10 @@ export class LoadParticipant {
    * stats. Off a draining node, which still forwards, the old path goes only once the new one is up
    * and the others have had time to consume it (make-before-break, as the SDK does).
    */
-  async #rehome(reason: Api.ClientEventPayload<'rehome'>['reason']): Promise<void> {
+  async #rehome(
+    reason: Api.ClientEventPayload<'rehome'>['reason'],
+    routerRtpCapabilities?: Api.ClientEventPayload<'rehome'>['routerRtpCapabilities'],
+  ): Promise<void> {
     this.#rehomes += 1;
     await this.#pathStart;
     const old = this.#path;
@@ -312,7 +315,8 @@ export class LoadParticipant {
     }
     this.#path = undefined;
     this.#pathStart = undefined;
-    this.#routerCaps = undefined;
+    // Without them in the event, the new path asks for the new node's (GetRoom).
+    this.#routerCaps = routerRtpCapabilities;
     if (!this.#closed && SFU_MODES.has(this.#mode)) await this.#ensureSfu();
     if (!old || !overlap) return;
     await new Promise((resolve) => setTimeout(resolve, DRAIN_OVERLAP_MS));

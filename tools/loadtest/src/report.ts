@@ -76,6 +76,8 @@ export interface LoadReport {
     cpuCores: number;
     eventLoopDelayP99Ms: number;
     eventLoopDelayMaxMs: number;
+    /** Each worker's event-loop stalls over 100 ms, [from, to] in epoch ms. */
+    stalls: Array<[number, number]>;
   };
   machine: { cpus: number; loadAverage: number[] };
   participants?: ParticipantResult[];
@@ -183,6 +185,7 @@ export function buildReport(
         Math.round((health.reduce((n, h) => n + h.cpuSeconds, 0) / Math.max(1, elapsedSeconds)) * 100) / 100,
       eventLoopDelayP99Ms: Math.max(0, ...health.map((h) => h.eventLoopDelayP99Ms)),
       eventLoopDelayMaxMs: Math.max(0, ...health.map((h) => h.eventLoopDelayMaxMs)),
+      stalls: health.flatMap((h) => h.stalls).sort((a, b) => a[0] - b[0]),
     },
     machine: { cpus: cpus().length, loadAverage: loadavg().map((l) => Math.round(l * 100) / 100) },
   };

@@ -15,6 +15,16 @@ const LEAVE_FALLBACK_MS = 30_000;
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 const cpuAtStart = process.cpuUsage();
+// Stalls of this loop (epoch ms): a frame gap that coincides with one is the generator's, not the
+// cluster's (bench:chaos reports both).
+const STALL_MS = 100;
+const stalls: Array<[number, number]> = [];
+let lastTick = Date.now();
+const stallWatch = setInterval(() => {
+  const now = Date.now();
+  if (now - lastTick > STALL_MS && stalls.length < 500) stalls.push([lastTick, now]);
+  lastTick = now;
+}, 20);
 
 const send = (message: FromWorker) => {
   if (process.connected) process.send?.(message);
@@ -49,6 +59,7 @@ function quiesce(): Promise<void> {
     for (const p of participants) p.quiesce();
     await new Promise((r) => setTimeout(r, DRAIN_MS));
     clearInterval(ticker);
+    clearInterval(stallWatch);
     loopDelay.disable();
     const cpu = process.cpuUsage(cpuAtStart);
     send({
@@ -58,6 +69,7 @@ function quiesce(): Promise<void> {
         cpuSeconds: (cpu.user + cpu.system) / 1e6,
         eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
         eventLoopDelayMaxMs: Math.round(loopDelay.max / 1e6),
+        stalls,
       },
     });
     setTimeout(() => void leave(), LEAVE_FALLBACK_MS).unref();

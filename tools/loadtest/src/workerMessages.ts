@@ -49,6 +49,8 @@ export const WorkerHealth = z.object({
   cpuSeconds: z.number(),
   eventLoopDelayP99Ms: z.number(),
   eventLoopDelayMaxMs: z.number(),
+  /** Intervals (epoch ms) over 100 ms in which this worker's event loop ran nothing. */
+  stalls: z.array(z.tuple([z.number(), z.number()])),
 });
 export type WorkerHealth = z.infer<typeof WorkerHealth>;
 

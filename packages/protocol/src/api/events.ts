@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MediaId, PeerId } from '../sfu/media';
+import { MediaId, PeerId, RtpCapabilities } from '../sfu/media';
 import { P2pSignal } from './requests';
 import { CallMode, ParticipantInfo, ProducerInfo, TransitionInfo } from './state';
 
@@ -26,8 +26,16 @@ export const ClientEvents = {
   }),
   'active-speaker': z.object({ participantId: PeerId, producerId: MediaId }),
   signal: z.object({ from: PeerId, signal: P2pSignal }),
-  /** The caller's SFU node is gone or draining: make new transports (they land on `nodeId`) and republish. */
-  rehome: z.object({ nodeId: z.string(), reason: z.enum(['node-lost', 'draining', 'room-closed']) }),
+  /**
+   * The caller's SFU node is gone or draining: make new transports (they land on `nodeId`) and
+   * republish. The new node's router capabilities come along when signaling could get them (the
+   * router is made there first), so the client goes straight to its transports.
+   */
+  rehome: z.object({
+    nodeId: z.string(),
+    reason: z.enum(['node-lost', 'draining', 'room-closed']),
+    routerRtpCapabilities: RtpCapabilities.optional(),
+  }),
   /** This connection's session was taken over by a newer join of the same identity. */
   'session-replaced': z.object({ sessionId: z.string() }),
 } as const;

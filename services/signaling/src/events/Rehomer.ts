@@ -1,4 +1,4 @@
-import type { Api } from '@trellis/protocol';
+import { type Api, GetRouterCapabilities } from '@trellis/protocol';
 import type { Logger } from 'pino';
 import type { CallStore } from '../call/CallStore';
 import type { EffectRunner } from '../call/EffectRunner';
@@ -49,6 +49,22 @@ export class Rehomer {
     const count = Object.keys(state.participants).length;
     const chosen = new Map<string, string>();
     for (const p of affected) chosen.set(p.id, await sfu.nodeFor(roomId, count));
+    // The room's router is made on each new node now, while its participants are being told: their
+    // first request there finds it, and the event carries its capabilities (one round trip fewer).
+    const capabilities = new Map(
+      await Promise.all(
+        [...new Set(chosen.values())].map(
+          async (nodeId) =>
+            [
+              nodeId,
+              await sfu
+                .request(nodeId, GetRouterCapabilities, { roomId })
+                .then((r) => r.rtpCapabilities)
+                .catch(() => undefined),
+            ] as const,
+        ),
+      ),
+    );
 
     const committed = await store.update(roomId, (draft) => {
       const moved: string[] = [];
@@ -74,7 +90,11 @@ export class Rehomer {
           to: 'participant',
           participantId: id,
           event: 'rehome',
-          payload: { nodeId, reason },
+          payload: {
+            nodeId,
+            reason,
+            ...(capabilities.get(nodeId) ? { routerRtpCapabilities: capabilities.get(nodeId) } : {}),
+          },
         });
         moved.push(id);
       }
