@@ -20,10 +20,10 @@ const PENDING_SIGNAL_TTL_MS = 10_000;
 const ROUTER_POLL_MS = 250;
 /**
  * Off a draining node the old path keeps publishing this long once the new one is up: the others
- * learn of the new producers, consume them and wait for a keyframe (~0.5 s on a loaded node) while
- * still watching the old. It costs a second upload for that time.
+ * learn of the new producers, consume them and wait for a keyframe while still watching the old
+ * (bench:chaos: up to ~1.5 s when a whole loaded node moves at once). It costs a second upload for that time.
  */
-const DRAIN_OVERLAP_MS = 1500;
+const DRAIN_OVERLAP_MS = 2500;
 const ROUTER_POLL_ATTEMPTS = 40;
 
 export interface MediaPathsOptions {

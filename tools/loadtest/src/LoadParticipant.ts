@@ -11,7 +11,7 @@ const SFU_MODES = new Set<Api.CallMode>(['migrating_to_sfu', 'sfu', 'migrating_t
 const READY_POLL_MS = 200;
 const ERROR_LOG_PER_CODE = 20;
 /** How long the old path keeps publishing after a move off a draining node (see the SDK's MediaPaths). */
-const DRAIN_OVERLAP_MS = 1500;
+const DRAIN_OVERLAP_MS = 2500;
 /** A participant that may publish but announced nothing yet is waited for this long (as the SDK does). */
 const PUBLISH_GRACE_MS = 5_000;
 
@@ -149,6 +149,10 @@ export class LoadParticipant {
     if (SFU_MODES.has(mode)) {
       this.#sfuSince ??= performance.now();
       void this.#ensureSfu();
+    } else if (this.#pathStart) {
+      // The call left the SFU (a migration rolled back): signaling released our peer there, so
+      // the next move to the SFU builds a new path rather than consuming on a dead one.
+      void this.#dropPath();
     }
   }
 
@@ -327,6 +331,18 @@ export class LoadParticipant {
         .catch((error: unknown) => this.#error(error));
     }
     await old.close();
+  }
+
+  async #dropPath(): Promise<void> {
+    const starting = this.#pathStart;
+    const path = this.#path;
+    this.#path = undefined;
+    this.#pathStart = undefined;
+    this.#routerCaps = undefined;
+    await starting;
+    if (!path) return;
+    this.#oldPaths.push(path);
+    await path.close();
   }
 
   /** A join that threw: counted under its code; leave() still cleans up. */

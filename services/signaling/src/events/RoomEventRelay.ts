@@ -64,24 +64,27 @@ export class RoomEventRelay {
 
   async #nodeLost(nodeId: string, roomIds: readonly string[]): Promise<void> {
     const { store, effects, rehomer, logger } = this.#o;
-    for (const roomId of roomIds) {
-      try {
-        // A signaling node: the participants connected through it start their resume grace.
-        const { effects: todo } = await store.update(roomId, (draft) => {
-          for (const p of Object.values(draft.state.participants)) {
-            if (p.connection?.nodeId === nodeId) draft.setConnection(p.id, undefined);
-          }
-        });
-        await effects.run(roomId, todo);
-        // An SFU node: its participants move.
-        await rehomer.rehome(roomId, nodeId, 'node-lost');
-      } catch (error) {
-        logger.warn(
-          { roomId, lostNode: nodeId, err: error instanceof Error ? error.message : error },
-          'could not handle node loss',
-        );
-      }
-    }
+    // Calls are independent: each is re-homed at once, not behind the others.
+    await Promise.all(
+      roomIds.map(async (roomId) => {
+        try {
+          // A signaling node: the participants connected through it start their resume grace.
+          const { effects: todo } = await store.update(roomId, (draft) => {
+            for (const p of Object.values(draft.state.participants)) {
+              if (p.connection?.nodeId === nodeId) draft.setConnection(p.id, undefined);
+            }
+          });
+          await effects.run(roomId, todo);
+          // An SFU node: its participants move.
+          await rehomer.rehome(roomId, nodeId, 'node-lost');
+        } catch (error) {
+          logger.warn(
+            { roomId, lostNode: nodeId, err: error instanceof Error ? error.message : error },
+            'could not handle node loss',
+          );
+        }
+      }),
+    );
   }
 
   async close(): Promise<void> {
