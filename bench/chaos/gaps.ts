@@ -15,7 +15,10 @@ export interface WindowMedia {
   longestGapMs: { p50: number; p95: number; max: number };
   /** Pairs whose longest gap passed each threshold (a WebRTC freeze is ~200 ms at 30 fps). */
   pairsWithGapOver: { '200ms': number; '500ms': number; '1000ms': number };
-  /** From the window's start until the last affected pair (gap > 250 ms) rendered again; 0 if none. */
+  /**
+   * From the fault until the last pair it interrupted (a gap over 250 ms that began within 5 s of
+   * it) rendered again; 0 if none was interrupted, null while some picture never came back.
+   */
   allMediaAgainMs: number | null;
   /** Pairs still without a picture when the window ended. */
   unrecovered: number;
@@ -29,6 +32,8 @@ export interface WindowMedia {
 
 /** Gaps shorter than this are jitter, not an interruption a fault caused. */
 const AFFECTED_MS = 250;
+/** A gap that begins this soon after the fault is the fault's; later ones are the window's noise. */
+const CAUSED_WITHIN_MS = 5000;
 /** A pair counts once its picture played for this long before the window. */
 const ESTABLISHED_MS = 1000;
 
@@ -50,10 +55,13 @@ export function mediaInWindow(
     for (const view of viewer.video) {
       if (view.publisherId === viewer.participantId) continue;
       if (view.firstFrameAt === undefined || view.firstFrameAt > w.from - ESTABLISHED_MS) continue;
-      const { gapMs, endedAt, open } = longestGap(view, w);
+      const { gapMs, open } = longestGap(view, w);
       gaps.push(gapMs);
       if (open) unrecovered += 1;
-      else if (gapMs > AFFECTED_MS) recoveredAt = Math.max(recoveredAt, endedAt);
+      for (const [a, b] of view.gaps) {
+        if (b > w.from && a < w.from + CAUSED_WITHIN_MS && b - a > AFFECTED_MS)
+          recoveredAt = Math.max(recoveredAt, b);
+      }
     }
   }
   const p = percentiles(gaps);

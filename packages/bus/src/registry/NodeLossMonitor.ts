@@ -58,7 +58,10 @@ export class NodeLossMonitor {
   #sweeping: Promise<unknown> | undefined;
   #checking: Promise<unknown> | undefined;
   #settledAt = 0;
+  /** Bumped on each reconnect: a sweep or check that spans one decides nothing. */
+  #connection = 0;
   readonly #onReady = () => {
+    this.#connection += 1;
     this.#settledAt = Date.now() + SETTLE_AFTER_RECONNECT_MS;
     this.#absentSince.clear();
     this.#lateSince.clear();
@@ -98,11 +101,15 @@ export class NodeLossMonitor {
    */
   async sweep(now = Date.now()): Promise<string[]> {
     if (now < this.#settledAt) return [];
+    const connection = this.#connection;
     try {
       const expired = (await this.#o.registry.expired()).filter((id) => id !== this.#o.nodeId);
       for (const id of [...this.#lateSince.keys()]) if (!expired.includes(id)) this.#lateSince.delete(id);
       if (expired.length === 0) return [];
       const connected = await this.#presence.present(expired);
+      // Started before Redis went away and answered after it came back: what it read is the
+      // aftermath of the outage, not node deaths.
+      if (connection !== this.#connection) return [];
       const lost: string[] = [];
       for (const id of expired) {
         if (connected.has(id)) {
@@ -129,6 +136,7 @@ export class NodeLossMonitor {
   async checkConnections(now = Date.now()): Promise<string[]> {
     const { redis, keys, registry, nodeId: self, presence } = this.#o;
     if (!presence || now < this.#settledAt) return [];
+    const connection = this.#connection;
     try {
       if (!(await this.#holdLease())) {
         this.#absentSince.clear();
@@ -136,6 +144,7 @@ export class NodeLossMonitor {
       }
       const registered = (await redis.smembers(keys.nodes())).filter((id) => id !== self);
       const present = await this.#presence.present(registered);
+      if (connection !== this.#connection) return [];
       const lost: string[] = [];
       for (const id of [...this.#absentSince.keys()])
         if (!registered.includes(id) || present.has(id)) this.#absentSince.delete(id);

@@ -1,4 +1,4 @@
-import { TcpBalancer } from '@trellis/testkit';
+import { TcpBalancer, waitFor } from '@trellis/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type InProcessSignaling,
@@ -13,6 +13,16 @@ import { joiner, sfuCall, type TestParticipant } from '../support/TestParticipan
 
 const pairs = (people: TestParticipant[]) =>
   people.flatMap((viewer) => people.filter((p) => p !== viewer).map((other) => [viewer, other.id] as const));
+
+/** Rooms an SFU node hosts, from its metrics; a node that is gone hosts none. */
+async function roomsOn(metricsPort: number): Promise<number> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    return Number(/^trellis_sfu_rooms (\d+)/m.exec(text)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
 
 /** The drain cap in the drain test: the node should leave long before it. */
 const DRAIN_CAP_MS = 20_000;
@@ -128,6 +138,14 @@ describe('failover: processes die mid-call and the call carries on', () => {
 
   it('a draining sfu node: its participants move to another node and decode again', async () => {
     for (const p of people.splice(0)) await p.leave();
+    // The drained node exits once it is empty: no peer of the previous call may linger there.
+    await waitFor(
+      async () => (await Promise.all(stack.sfus.map((s) => roomsOn(s.metricsPort)))).every((n) => n === 0),
+      {
+        timeoutMs: 30_000,
+        what: 'the previous call to leave every node',
+      },
+    );
     await stack.addSfu({ SFU_MAX_CONSUMERS_PER_WORKER: '500', SFU_DRAIN_TIMEOUT_MS: String(DRAIN_CAP_MS) });
     const room = uid('room');
     await sfuCall(joiner(stack, room, people), ['a', 'b', 'c'], balancer.url);
