@@ -40,6 +40,7 @@ async function main(): Promise<void> {
   ensureMediasoupWorkerBin();
   const cluster = await ChaosCluster.start({ sfuNodes: 2, signalingNodes: 2 });
   const abort = new AbortController();
+  let reportForLogs: LoadReport | undefined;
   process.once('SIGINT', () => abort.abort());
   try {
     const records: FaultRecord[] = [];
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
       { log: progress, signal: abort.signal, progress: throttled() },
     );
     const loadEnd = loadStart + durationSeconds * 1000;
+    reportForLogs = report;
     await injecting;
     const results = report.participants ?? [];
     const windows: Window[] = records.map((rec, i) => ({
@@ -144,6 +146,8 @@ async function main(): Promise<void> {
   } finally {
     const dir = mkdtempSync(join(os.tmpdir(), 'trellis-chaos-logs-'));
     for (const [name, text] of Object.entries(cluster.logs())) writeFileSync(join(dir, `${name}.log`), text);
+    // Every participant's view (frame gaps, errors with times) for a closer look at a fault.
+    if (reportForLogs) writeFileSync(join(dir, 'load-report.json'), JSON.stringify(reportForLogs));
     progress(`chaos: every process's log is in ${dir}`);
     progress('chaos: stopping the cluster');
     await cluster.stop();

@@ -10,6 +10,7 @@ import { SignalingConnection } from './SignalingConnection';
 const SFU_MODES = new Set<Api.CallMode>(['migrating_to_sfu', 'sfu', 'migrating_to_p2p']);
 const READY_POLL_MS = 200;
 const ERROR_LOG_PER_CODE = 20;
+const GONE = new Set(['PRODUCER_NOT_FOUND', 'CONSUMER_NOT_FOUND']);
 /** How long the old path keeps publishing after a move off a draining node (see the SDK's MediaPaths). */
 const DRAIN_OVERLAP_MS = 2500;
 /** A participant that may publish but announced nothing yet is waited for this long (as the SDK does). */
@@ -217,7 +218,12 @@ export class LoadParticipant {
           if (sub?.monitor.kind === 'video') this.#paused.set(sub.consumerId, hidden);
           this.#arrangeTiles();
         })
-        .catch((error: unknown) => this.#error(error));
+        .catch((error: unknown) => {
+          // The producer closed while we consumed it (its owner moved on): nothing was lost.
+          const gone =
+            error instanceof LoadError && GONE.has(error.code) && !this.#producers.has(producer.id);
+          if (!gone) this.#error(error);
+        });
     }
   }
 
