@@ -296,6 +296,11 @@ export class SfuNode {
   async #roomsGone(ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
     while (this.#rooms.size > 0 && Date.now() < deadline) {
+      // A room nobody is in (a router made for a probe, or for a re-home that went elsewhere)
+      // can't gain anyone while draining: it does not hold the node up.
+      for (const room of [...this.#rooms.values()])
+        if (room.peers.size === 0 && !room.closed) room.close('empty');
+      if (this.#rooms.size === 0) break;
       await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now()))));
     }
     return this.#rooms.size === 0;

@@ -17,7 +17,8 @@ process.on('unhandledRejection', (reason) => {
     'unhandled promise rejection',
   );
 });
-const { bus, node, metricsServer, jobs } = await (async () => {
+// Signals are handled from the first moment: a SIGTERM during start-up waits for it, then stops.
+const starting = (async () => {
   const bus = await RedisBus.connect({ nodeId: config.nodeId, redis: config.redis, logger, metrics });
   const node = await SfuNode.create({ config, bus, logger, metrics });
   const metricsServer = await startMetricsServer({
@@ -49,6 +50,9 @@ exitOnSignals({
   logger,
   deadlineMs: (signal) => config.shutdownTimeoutMs + (signal === 'SIGTERM' ? config.drainTimeoutMs : 0),
   async stop(signal) {
+    const started = await starting;
+    if (!started) return;
+    const { bus, node, metricsServer, jobs } = started;
     if (signal === 'SIGTERM') await node.drain();
     await jobs.sampler.close();
     await node.close();

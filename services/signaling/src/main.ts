@@ -15,7 +15,8 @@ process.on('unhandledRejection', (reason) => {
 });
 if (config.jwt.usingDevSecret) logger.warn('JWT_SECRET is not set: using the public development secret');
 
-const { bus, node, metricsServer } = await (async () => {
+// Signals are handled from the first moment: a SIGTERM during start-up waits for it, then stops.
+const starting = (async () => {
   const bus = await RedisBus.connect({ nodeId: config.nodeId, redis: config.redis, logger, metrics });
   const node = new SignalingNode({ config, bus, logger, metrics });
   // /metrics is also on the API port; this one is for scrapers on a port the ingress never exposes.
@@ -38,6 +39,9 @@ exitOnSignals({
   logger,
   deadlineMs: config.shutdownTimeoutMs,
   async stop() {
+    const started = await starting;
+    if (!started) return;
+    const { bus, node, metricsServer } = started;
     await node.close();
     await bus.close();
     await metricsServer.close();

@@ -189,9 +189,10 @@ export class NodeLossMonitor {
     const { redis, keys, broadcast, registry, logger } = this.#o;
     const hosted = await redis.hgetall(keys.nodeRooms(nodeId));
     const rooms = Object.entries(hosted).map(([roomId, peers]) => ({ roomId, peerIds: parsePeers(peers) }));
+    // Held back before anyone hears of the loss: if it comes straight back, it is not chosen.
+    const holdMs = await registry.holdBack(nodeId, this.#o.holdBack ?? DEFAULT_HOLD_BACK);
     await broadcast.publish(NodeLost, { nodeId, rooms });
     await redis.del(keys.nodeRooms(nodeId));
-    const holdMs = await registry.holdBack(nodeId, this.#o.holdBack ?? DEFAULT_HOLD_BACK);
     logger.warn({ lostNode: nodeId, cause, rooms: rooms.length, holdMs }, `node lost: ${cause}`);
   }
 

@@ -18,7 +18,7 @@ const pairs = (people: TestParticipant[]) =>
 async function roomsOn(metricsPort: number): Promise<number> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    return Number(/^trellis_sfu_rooms (\d+)/m.exec(text)?.[1] ?? 0);
+    return Number(/^trellis_sfu_rooms(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
   } catch {
     return 0;
   }
