@@ -42,5 +42,6 @@ describe('a signaling process on SIGTERM/SIGINT', () => {
     } finally {
       await Promise.all([first.process.kill(), second.process.kill()]);
     }
-  });
+    // Two processes to start on a loaded machine, then a deadline to wait out.
+  }, 30_000);
 });
