@@ -317,16 +317,10 @@ export class LoadParticipant {
   ): Promise<void> {
     this.#rehomes += 1;
     await this.#pathStart;
-    const old = this.#path;
+    // Without capabilities in the event, the new path asks for the new node's (GetRoom).
+    const old = this.#detachPath(routerRtpCapabilities);
     const overlap = reason === 'draining';
-    if (old) {
-      this.#oldPaths.push(old);
-      if (!overlap) await old.close();
-    }
-    this.#path = undefined;
-    this.#pathStart = undefined;
-    // Without them in the event, the new path asks for the new node's (GetRoom).
-    this.#routerCaps = routerRtpCapabilities;
+    if (old && !overlap) await old.close();
     if (!this.#closed && SFU_MODES.has(this.#mode)) await this.#ensureSfu();
     if (!old || !overlap) return;
     await new Promise((resolve) => setTimeout(resolve, DRAIN_OVERLAP_MS));
@@ -341,14 +335,19 @@ export class LoadParticipant {
 
   async #dropPath(): Promise<void> {
     const starting = this.#pathStart;
+    const path = this.#detachPath(undefined);
+    await starting;
+    await path?.close();
+  }
+
+  /** Forgets the current path (kept for its stats): the next #ensureSfu builds a new one. */
+  #detachPath(routerCaps: Api.RoomSnapshot['routerRtpCapabilities']): SfuPath | undefined {
     const path = this.#path;
     this.#path = undefined;
     this.#pathStart = undefined;
-    this.#routerCaps = undefined;
-    await starting;
-    if (!path) return;
-    this.#oldPaths.push(path);
-    await path.close();
+    this.#routerCaps = routerCaps;
+    if (path) this.#oldPaths.push(path);
+    return path;
   }
 
   /** A join that threw: counted under its code; leave() still cleans up. */

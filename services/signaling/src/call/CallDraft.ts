@@ -64,9 +64,7 @@ export class CallDraft {
     for (const producer of Object.values(this.state.producers)) {
       if (producer.participantId === id) this.removeProducer(producer.id);
     }
-    if (record.nodeId) this.emit({ type: 'close-sfu-peer', participantId: id, nodeId: record.nodeId });
-    if (record.movingFrom)
-      this.emit({ type: 'close-sfu-peer', participantId: id, nodeId: record.movingFrom });
+    this.#closeSfuPeers(record);
     delete this.state.participants[id];
     const transition = this.state.transition;
     if (transition) transition.awaiting = transition.awaiting.filter((p) => p !== id);
@@ -144,15 +142,18 @@ export class CallDraft {
   releaseSfu(): void {
     for (const producer of Object.values(this.state.producers)) this.removeProducer(producer.id);
     for (const record of Object.values(this.state.participants)) {
-      if (record.movingFrom) {
-        this.emit({ type: 'close-sfu-peer', participantId: record.id, nodeId: record.movingFrom });
-        delete record.movingFrom;
-        this.touch();
-      }
-      if (!record.nodeId) continue;
-      this.emit({ type: 'close-sfu-peer', participantId: record.id, nodeId: record.nodeId });
+      if (!record.nodeId && !record.movingFrom) continue;
+      this.#closeSfuPeers(record);
       delete record.nodeId;
+      delete record.movingFrom;
       this.touch();
+    }
+  }
+
+  /** Releases a participant's peers on its SFU node and on the draining node it is moving off. */
+  #closeSfuPeers(record: ParticipantRecord): void {
+    for (const nodeId of [record.nodeId, record.movingFrom]) {
+      if (nodeId) this.emit({ type: 'close-sfu-peer', participantId: record.id, nodeId });
     }
   }
 }

@@ -51,20 +51,16 @@ export class Rehomer {
     for (const p of affected) chosen.set(p.id, await sfu.nodeFor(roomId, count));
     // The room's router is made on each new node now, while its participants are being told: their
     // first request there finds it, and the event carries its capabilities (one round trip fewer).
-    const capabilities = new Map(
-      await Promise.all(
-        [...new Set(chosen.values())].map(
-          async (nodeId) =>
-            [
-              nodeId,
-              await sfu
-                .request(nodeId, GetRouterCapabilities, { roomId })
-                .then((r) => r.rtpCapabilities)
-                .catch(() => undefined),
-            ] as const,
+    const targets = [...new Set(chosen.values())];
+    const replies = await Promise.all(
+      targets.map((nodeId) =>
+        sfu.request(nodeId, GetRouterCapabilities, { roomId }).then(
+          (r) => r.rtpCapabilities,
+          () => undefined,
         ),
       ),
     );
+    const capabilities = new Map(targets.map((nodeId, i) => [nodeId, replies[i]]));
 
     const committed = await store.update(roomId, (draft) => {
       const moved: string[] = [];
@@ -85,6 +81,7 @@ export class Rehomer {
         record.nodeId = nodeId;
         if (reason === 'draining') record.movingFrom = fromNodeId;
         draft.touch();
+        const routerRtpCapabilities = capabilities.get(nodeId);
         draft.emit({
           type: 'emit',
           to: 'participant',
@@ -93,7 +90,7 @@ export class Rehomer {
           payload: {
             nodeId,
             reason,
-            ...(capabilities.get(nodeId) ? { routerRtpCapabilities: capabilities.get(nodeId) } : {}),
+            ...(routerRtpCapabilities ? { routerRtpCapabilities } : {}),
           },
         });
         moved.push(id);
@@ -104,7 +101,7 @@ export class Rehomer {
     metrics.rehomed.inc({ reason }, committed.result.length);
     if (committed.result.length > 0) {
       logger.info(
-        { roomId, fromNodeId, reason, moved: committed.result, to: [...new Set(chosen.values())] },
+        { roomId, fromNodeId, reason, moved: committed.result, to: targets },
         'participants re-homed',
       );
     }
